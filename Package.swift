@@ -1,0 +1,79 @@
+// swift-tools-version:6.0
+// swift-train: pre-training LLaMA-style models on the CPU with memory-efficient optimizers.
+// Layers (each knows only the ones below it):
+//   SwiftTrainCLI (executable `swift-train`) → Training → Optimizers, LlamaModel, TextData → Tensors
+//   Tensors → COpenBLAS (system OpenBLAS + its LAPACK); TextData → SentencePieceShim (C++ over libsentencepiece)
+import PackageDescription
+
+// Release builds target AVX2 + FMA on x86-64 so SIMD loops use ymm registers and fused
+// multiply-adds (see README "Performance"); debug builds stay portable.
+#if arch(x86_64)
+let fastMath: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"], .when(configuration: .release))]
+#else
+let fastMath: [SwiftSetting] = []
+#endif
+
+let package = Package(
+    name: "swift-train",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "swift-train", targets: ["SwiftTrainCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(
+            name: "SentencePieceShim",
+            cxxSettings: [.unsafeFlags(["-std=c++17"])],
+            linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train")]
+        ),
+        .target(
+            name: "Tensors",
+            dependencies: ["COpenBLAS"],
+            swiftSettings: fastMath,
+            linkerSettings: [.linkedLibrary("m")]
+        ),
+        .target(
+            name: "TextData",
+            dependencies: ["SentencePieceShim"],
+            swiftSettings: fastMath
+        ),
+        .target(
+            name: "LlamaModel",
+            dependencies: ["Tensors"],
+            swiftSettings: fastMath
+        ),
+        .target(
+            name: "Optimizers",
+            dependencies: ["Tensors", "LlamaModel"],
+            swiftSettings: fastMath
+        ),
+        .target(
+            name: "Training",
+            dependencies: ["Tensors", "TextData", "LlamaModel", "Optimizers"],
+            swiftSettings: fastMath
+        ),
+        .executableTarget(
+            name: "SwiftTrainCLI",
+            dependencies: [
+                "Tensors", "TextData", "LlamaModel", "Optimizers", "Training",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: fastMath
+        ),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "TextDataTests", dependencies: ["TextData"]),
+        .testTarget(name: "LlamaModelTests", dependencies: ["LlamaModel", "Tensors"]),
+        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "LlamaModel", "Tensors"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TextData", "LlamaModel", "Optimizers", "Tensors"]),
+        .testTarget(name: "CLITests", dependencies: ["SwiftTrainCLI"]),
+    ],
+    swiftLanguageModes: [.v5],
+    cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,10 @@
+// The `swift-train` command: one sub-command per job.
+import ArgumentParser
+
+@main
+struct SwiftTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swift-train",
+        abstract: "Pre-train LLaMA-style models on the CPU and compare memory-efficient optimizers.",
+        subcommands: [])
+}
