@@ -1,0 +1,245 @@
+// causalAttention: softmax(Q Kᵀ / √hd + causal mask) V per (sequence, head), the attention of
+// a LLaMA decoder (Vaswani et al. 2017, decoder-only masking). Q, K, V are read in place from
+// the [B·T, H·hd] projection outputs (lda = H·hd). Heads are spread over the cores with
+// OpenBLAS at one thread, and causal block skipping multiplies each row block only by the key
+// columns it can see (both measured faster on this machine, field notes §D.5).
+
+/// Rows per causal block are about this many: a T-row head is cut into ⌈T/64⌉ near-equal row
+/// blocks, and block i only multiplies keys 0 ..< (end of block i).
+private let targetBlockRows = 64
+
+/// Row-block boundaries 0 = b₀ < b₁ < … < b_n = T (near-equal sizes). The same boundaries serve
+/// as column blocks in backward, which is what keeps the zeros written by softmax consistent.
+private func causalBlockBounds(_ seqLen: Int) -> [Int] {
+    let blocks = max(1, (seqLen + targetBlockRows - 1) / targetBlockRows)
+    return (0...blocks).map { seqLen * $0 / blocks }
+}
+
+/// Multi-head causal self-attention.
+///
+/// - Parameters:
+///   - q, k, v: [batch·seqLen, heads·headDim] (row b·seqLen + t; head h in columns
+///     h·headDim ..< (h+1)·headDim), e.g. the q/k/v projections after rotary.
+/// - Returns: [batch·seqLen, heads·headDim] with the heads concatenated in the same column
+///   layout, ready for the output projection. For each (b, h):
+///   O_h = softmax_rows(Q_h K_hᵀ / √headDim, keys t' ≤ t only) · V_h.
+///
+/// While recording, the probabilities P [batch, heads, seqLen, seqLen] are kept for backward
+/// (within each causal block, entries above the diagonal are zero; entries right of a row's
+/// block are never written or read).
+public func causalAttention(q: Tensor, k: Tensor, v: Tensor,
+                            batch: Int, seqLen: Int, heads: Int) -> Tensor {
+    let width = q.lastDim
+    precondition(batch > 0 && seqLen > 0 && heads > 0,
+                 "causalAttention: batch \(batch), seqLen \(seqLen), heads \(heads) must be positive")
+    precondition(q.count == batch * seqLen * width && q.rows == batch * seqLen,
+                 "causalAttention: q \(q.shape) is not [\(batch)·\(seqLen), heads·headDim]")
+    precondition(k.shape == q.shape && v.shape == q.shape,
+                 "causalAttention: q \(q.shape), k \(k.shape), v \(v.shape) must match")
+    precondition(width % heads == 0, "causalAttention: width \(width) not divisible by \(heads) heads")
+    let geometry = AttentionGeometry(batch: batch, seqLen: seqLen, heads: heads,
+                                     headDim: width / heads)
+    let out = Tensor(uninitializedShape: q.shape)
+    let recording = Tape.shouldRecord(q, k, v)
+    // P is saved when recording; otherwise each worker reuses one [T, T] scratch.
+    let probs: Tensor? = recording ? Tensor(uninitializedShape: [batch, heads, seqLen, seqLen]) : nil
+
+    let qp = SendablePointer(q.pointer), kp = SendablePointer(k.pointer)
+    let vp = SendablePointer(v.pointer), op = SendablePointer(out.pointer)
+    let pp = probs.map { SendablePointer($0.pointer) }
+    let headSquare = seqLen * seqLen
+    Parallel.withSingleThreadedBLAS {
+        Parallel.forRanges(batch * heads) { items in
+            let scratch = pp == nil ? BufferPool.shared.take(headSquare) : nil
+            defer { if let scratch { BufferPool.shared.give(scratch, count: headSquare) } }
+            for item in items {
+                guard let p = pp.map({ $0.p + item * headSquare }) ?? scratch else { continue }
+                geometry.forwardHead(item, q: qp.p, k: kp.p, v: vp.p, probs: p, out: op.p)
+            }
+        }
+    }
+
+    if recording, let probs {
+        out.requiresGrad = true
+        Tape.push {
+            guard let dOut = out.grad else { return }
+            defer { out.grad = nil }  // an intermediate's gradient is dead once propagated
+            let dq = q.requiresGrad ? SendablePointer(q.ensureGrad().pointer) : nil
+            let dk = k.requiresGrad ? SendablePointer(k.ensureGrad().pointer) : nil
+            let dv = v.requiresGrad ? SendablePointer(v.ensureGrad().pointer) : nil
+            let dop = SendablePointer(dOut.pointer), pp = SendablePointer(probs.pointer)
+            let qp = SendablePointer(q.pointer), kp = SendablePointer(k.pointer)
+            let vp = SendablePointer(v.pointer)
+            Parallel.withSingleThreadedBLAS {
+                Parallel.forRanges(batch * heads) { items in
+                    // One [T, T] buffer per worker holds dP and then dS, head after head.
+                    let scratch = BufferPool.shared.take(headSquare)
+                    defer { BufferPool.shared.give(scratch, count: headSquare) }
+                    for item in items {
+                        geometry.backwardHead(item, q: qp.p, k: kp.p, v: vp.p,
+                                              probs: pp.p + item * headSquare, dOut: dop.p,
+                                              dq: dq?.p, dk: dk?.p, dv: dv?.p, scratch: scratch)
+                    }
+                }
+            }
+        }
+    }
+    return out
+}
+
+/// Shapes and strides of one attention call, and the per-head kernels.
+private struct AttentionGeometry: Sendable {
+    let batch: Int, seqLen: Int, heads: Int, headDim: Int
+    /// Row stride of Q, K, V and the output: heads · headDim.
+    var width: Int { heads * headDim }
+    var scale: Float { 1 / Float(headDim).squareRoot() }
+
+    /// Offset of head `item` = b·heads + h in a [B·T, H·hd] buffer.
+    func headOffset(_ item: Int) -> Int {
+        (item / heads) * seqLen * width + (item % heads) * headDim
+    }
+
+    /// P = softmax(Q Kᵀ·scale, causal) into `probs` [T, T] (row stride T), then O = P V.
+    func forwardHead(_ item: Int, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                     v: UnsafePointer<Float>, probs: UnsafeMutablePointer<Float>,
+                     out: UnsafeMutablePointer<Float>) {
+        let base = headOffset(item), T = seqLen, D = width, hd = headDim
+        let bounds = causalBlockBounds(T)
+        for b in 0..<(bounds.count - 1) {
+            let r0 = bounds[b], r1 = bounds[b + 1]
+            // S[r0..<r1, 0..<r1] = scale · Q[r0..<r1] · K[0..<r1]ᵀ
+            zeroBlock(probs + r0 * T, rows: r1 - r0, cols: r1, stride: T)
+            BLAS.sgemm(transB: true, m: r1 - r0, n: r1, k: hd, alpha: scale,
+                       a: q + base + r0 * D, lda: D, b: k + base, ldb: D,
+                       beta: 1, c: probs + r0 * T, ldc: T)
+            for t in r0..<r1 {
+                causalSoftmaxRow(probs + t * T, valid: t + 1, blockEnd: r1)
+            }
+            // O[r0..<r1] = P[r0..<r1, 0..<r1] · V[0..<r1]
+            zeroBlock(out + base + r0 * D, rows: r1 - r0, cols: hd, stride: D)
+            BLAS.sgemm(m: r1 - r0, n: hd, k: r1, a: probs + r0 * T, lda: T,
+                       b: v + base, ldb: D, beta: 1, c: out + base + r0 * D, ldc: D)
+        }
+    }
+
+    /// Accumulates dQ, dK, dV of one head (each head owns its columns, so heads never race).
+    /// dV = Pᵀ dO; dP = dO Vᵀ; dS = P ⊙ (dP − rowsum(dP ⊙ P)); dQ = dS K·scale; dK = dSᵀ Q·scale.
+    func backwardHead(_ item: Int, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                      v: UnsafePointer<Float>, probs: UnsafePointer<Float>,
+                      dOut: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>?,
+                      dk: UnsafeMutablePointer<Float>?, dv: UnsafeMutablePointer<Float>?,
+                      scratch ds: UnsafeMutablePointer<Float>) {
+        let base = headOffset(item), T = seqLen, D = width, hd = headDim
+        let bounds = causalBlockBounds(T)
+        let blocks = bounds.count - 1
+        // Column block [c0, c1) of P or dS is non-zero only in rows c0 ..< T.
+        if let dv {  // dV[c0..<c1] += P[c0..<T, c0..<c1]ᵀ · dO[c0..<T]
+            for b in 0..<blocks {
+                let c0 = bounds[b], c1 = bounds[b + 1]
+                BLAS.sgemm(transA: true, m: c1 - c0, n: hd, k: T - c0,
+                           a: probs + c0 * T + c0, lda: T, b: dOut + base + c0 * D, ldb: D,
+                           beta: 1, c: dv + base + c0 * D, ldc: D)
+            }
+        }
+        guard dq != nil || dk != nil else { return }
+        for b in 0..<blocks {
+            let r0 = bounds[b], r1 = bounds[b + 1]
+            // dP[r0..<r1, 0..<r1] = dO[r0..<r1] · V[0..<r1]ᵀ, then dS in place.
+            zeroBlock(ds + r0 * T, rows: r1 - r0, cols: r1, stride: T)
+            BLAS.sgemm(transB: true, m: r1 - r0, n: r1, k: hd,
+                       a: dOut + base + r0 * D, lda: D, b: v + base, ldb: D,
+                       beta: 1, c: ds + r0 * T, ldc: T)
+            for t in r0..<r1 {
+                softmaxBackwardRow(probs: probs + t * T, grad: ds + t * T, valid: t + 1, blockEnd: r1)
+            }
+            if let dq {  // dQ[r0..<r1] += scale · dS[r0..<r1, 0..<r1] · K[0..<r1]
+                BLAS.sgemm(m: r1 - r0, n: hd, k: r1, alpha: scale, a: ds + r0 * T, lda: T,
+                           b: k + base, ldb: D, beta: 1, c: dq + base + r0 * D, ldc: D)
+            }
+        }
+        if let dk {  // dK[c0..<c1] += scale · dS[c0..<T, c0..<c1]ᵀ · Q[c0..<T]
+            for b in 0..<blocks {
+                let c0 = bounds[b], c1 = bounds[b + 1]
+                BLAS.sgemm(transA: true, m: c1 - c0, n: hd, k: T - c0, alpha: scale,
+                           a: ds + c0 * T + c0, lda: T, b: q + base + c0 * D, ldb: D,
+                           beta: 1, c: dk + base + c0 * D, ldc: D)
+            }
+        }
+    }
+}
+
+/// Zeroes a [rows, cols] block with row stride `stride`. The products above then run with
+/// beta = 1 (same bits as beta = 0): OpenBLAS 0.3.21 applies beta = 0 with scalar stores,
+/// which took 12 % of attention's time, while this is a vectorised memset.
+private func zeroBlock(_ c: UnsafeMutablePointer<Float>, rows: Int, cols: Int, stride: Int) {
+    for r in 0..<rows { (c + r * stride).update(repeating: 0, count: cols) }
+}
+
+// MARK: - Row kernels (SIMD8; each row is reduced by one thread in a fixed order)
+
+@inline(__always) private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always) private func store8(_ x: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: x, as: SIMD8<Float>.self)
+}
+
+/// Softmax over row[0 ..< valid] in place; row[valid ..< blockEnd] set to zero (masked keys).
+private func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, valid n: Int, blockEnd: Int) {
+    let vectorEnd = n & ~7
+    var max8 = SIMD8<Float>(repeating: -.infinity)
+    var j = 0
+    while j < vectorEnd {
+        let x = load8(row + j)
+        max8 = max8.replacing(with: x, where: max8 .< x)
+        j += 8
+    }
+    var rowMax = -Float.infinity
+    for lane in 0..<8 where max8[lane] > rowMax { rowMax = max8[lane] }
+    for i in vectorEnd..<n where row[i] > rowMax { rowMax = row[i] }
+
+    let shift = SIMD8<Float>(repeating: rowMax)
+    var sum8 = SIMD8<Float>()
+    j = 0
+    while j < vectorEnd {
+        let e = FastMath.exp(load8(row + j) - shift)
+        store8(e, row + j)
+        sum8 += e
+        j += 8
+    }
+    var sum = sum8.sum()
+    for i in vectorEnd..<n {
+        let e = FastMath.exp(row[i] - rowMax)
+        row[i] = e
+        sum += e
+    }
+    let inverse = SIMD8<Float>(repeating: 1 / sum)
+    j = 0
+    while j < vectorEnd { store8(load8(row + j) * inverse, row + j); j += 8 }
+    for i in vectorEnd..<n { row[i] *= inverse[0] }
+    if n < blockEnd { (row + n).update(repeating: 0, count: blockEnd - n) }
+}
+
+/// Softmax backward over one row in place: grad ← p ⊙ (grad − Σ grad ⊙ p) for j < valid,
+/// zero for valid ≤ j < blockEnd.
+private func softmaxBackwardRow(probs p: UnsafePointer<Float>, grad g: UnsafeMutablePointer<Float>,
+                                valid n: Int, blockEnd: Int) {
+    let vectorEnd = n & ~7
+    var dot8 = SIMD8<Float>()
+    var j = 0
+    while j < vectorEnd {
+        dot8.addProduct(load8(g + j), load8(p + j))  // fused multiply-add under -target-cpu haswell
+        j += 8
+    }
+    var dot = dot8.sum()
+    for i in vectorEnd..<n { dot += g[i] * p[i] }
+    let dot8b = SIMD8<Float>(repeating: dot)
+    j = 0
+    while j < vectorEnd {
+        store8(load8(p + j) * (load8(g + j) - dot8b), g + j)
+        j += 8
+    }
+    for i in vectorEnd..<n { g[i] = p[i] * (g[i] - dot) }
+    if n < blockEnd { (g + n).update(repeating: 0, count: blockEnd - n) }
+}

@@ -1,0 +1,164 @@
+// Tests of causalAttention: forward against a Double reference, the causal mask, T = 1,
+// gradients against finite differences, and independence from the thread count.
+import Foundation
+import XCTest
+import Tensors
+
+/// softmax(q kᵀ/√hd + causal mask) v per (b, h) with triple loops in Double.
+private func referenceAttention(q: Tensor, k: Tensor, v: Tensor,
+                                batch: Int, seqLen: Int, heads: Int) -> [Double] {
+    let width = q.lastDim, hd = width / heads
+    var out = [Double](repeating: 0, count: q.count)
+    for b in 0..<batch {
+        for h in 0..<heads {
+            for t in 0..<seqLen {
+                let qi = (b * seqLen + t) * width + h * hd
+                var scores = [Double](repeating: 0, count: t + 1)
+                for s in 0...t {
+                    let ki = (b * seqLen + s) * width + h * hd
+                    var dot = 0.0
+                    for c in 0..<hd { dot += Double(q[qi + c]) * Double(k[ki + c]) }
+                    scores[s] = dot / Double(hd).squareRoot()
+                }
+                let top = scores.max() ?? 0
+                let weights = scores.map { Foundation.exp($0 - top) }
+                let total = weights.reduce(0, +)
+                for s in 0...t {
+                    let vi = (b * seqLen + s) * width + h * hd
+                    for c in 0..<hd { out[qi + c] += weights[s] / total * Double(v[vi + c]) }
+                }
+            }
+        }
+    }
+    return out
+}
+
+private func qkv(batch: Int, seqLen: Int, width: Int, seed: UInt64) -> (Tensor, Tensor, Tensor) {
+    (randomInput([batch * seqLen, width], seed: seed),
+     randomInput([batch * seqLen, width], seed: seed + 1),
+     randomInput([batch * seqLen, width], seed: seed + 2))
+}
+
+final class AttentionTests: XCTestCase {
+    /// Float32 scores carry a relative error of a few ε·hd and the exp about 1.5e-7, so each
+    /// output (a convex combination of O(1) values) is within ~1e-6 of the Double result;
+    /// 2e-5 leaves margin while a wrong scale, mask or normalisation gives errors ≥ 1e-2.
+    func testForwardMatchesDoubleReference() {
+        // T = 7: one causal block; T = 67: two blocks (34 + 33 rows), so skipping is exercised.
+        for (batch, seqLen, heads, hd) in [(2, 7, 2, 4), (2, 67, 3, 8)] {
+            let (q, k, v) = qkv(batch: batch, seqLen: seqLen, width: heads * hd, seed: 10)
+            let out = causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)
+            XCTAssertEqual(out.shape, q.shape)
+            let ref = referenceAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)
+            var worst = 0.0
+            for i in 0..<ref.count { worst = max(worst, abs(Double(out[i]) - ref[i])) }
+            XCTAssertLessThan(worst, 2e-5, "T=\(seqLen): max |out − reference| = \(worst)")
+        }
+    }
+
+    /// Changing q, k or v at positions > t0 must leave every output at positions ≤ t0 bitwise
+    /// unchanged (masked keys get probability exactly 0 and their products add exact zeros).
+    func testCausalMaskIgnoresFuturePositions() {
+        for (seqLen, cut) in [(7, 3), (67, 40), (67, 10)] {
+            let batch = 2, heads = 2, hd = 4, width = heads * hd
+            let (q, k, v) = qkv(batch: batch, seqLen: seqLen, width: width, seed: 20)
+            let before = causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)
+            var rng = RandomGenerator(seed: 99)
+            for x in [q, k, v] {
+                for b in 0..<batch {
+                    for t in (cut + 1)..<seqLen {
+                        for c in 0..<width { x[(b * seqLen + t) * width + c] += 50 * rng.uniform() - 25 }
+                    }
+                }
+            }
+            let after = causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)
+            var changedLater = false
+            for b in 0..<batch {
+                for t in 0..<seqLen {
+                    for c in 0..<width {
+                        let i = (b * seqLen + t) * width + c
+                        if t <= cut {
+                            XCTAssertEqual(before[i].bitPattern, after[i].bitPattern,
+                                           "T=\(seqLen) b=\(b) t=\(t) c=\(c) changed")
+                        } else if before[i] != after[i] {
+                            changedLater = true
+                        }
+                    }
+                }
+            }
+            XCTAssertTrue(changedLater, "perturbing positions > \(cut) changed nothing")
+        }
+    }
+
+    /// With one position the softmax is exactly 1, so the output is exactly v.
+    func testSinglePositionReturnsValues() {
+        let (q, k, v) = qkv(batch: 3, seqLen: 1, width: 8, seed: 30)
+        let out = causalAttention(q: q, k: k, v: v, batch: 3, seqLen: 1, heads: 2)
+        XCTAssertEqual(out.array, v.array)
+    }
+
+    /// Recording (P saved in its own tensor) and inference (per-worker scratch) give the same bits.
+    func testRecordingDoesNotChangeForward() {
+        let (q, k, v) = qkv(batch: 2, seqLen: 67, width: 16, seed: 40)
+        let plain = causalAttention(q: q, k: k, v: v, batch: 2, seqLen: 67, heads: 2)
+        let (recorded, _) = Tape.record {
+            causalAttention(q: q, k: k, v: v, batch: 2, seqLen: 67, heads: 2)
+        }
+        XCTAssertEqual(plain.array, recorded.array)
+    }
+
+    // MARK: - Gradients
+
+    /// Central differences with h = 1e-2 on Float32 forwards: truncation O(h²·f‴) ≲ 1e-4 of the
+    /// gradient scale, and rounding about ε·√(outputs touched)·|out| / h ≲ 1e-4 (outputs the
+    /// perturbed element cannot reach are recomputed bitwise identically); observed ≤ 4e-5.
+    /// A wrong term of the backward (missing scale, mask or rowsum) gives relative errors
+    /// ≥ 1e-1, so 1e-3 passes the correct code with margin and catches real mistakes.
+    func testBackwardMatchesFiniteDifferences() {
+        // T = 5 and 7 (one block, not a power of two) and 67 (two causal blocks).
+        for (batch, seqLen, heads, hd) in [(2, 5, 2, 4), (3, 7, 2, 4), (2, 67, 2, 4)] {
+            let (q, k, v) = qkv(batch: batch, seqLen: seqLen, width: heads * hd, seed: 50)
+            let result = gradCheck([q, k, v]) {
+                causalAttention(q: $0[0], k: $0[1], v: $0[2], batch: batch, seqLen: seqLen, heads: heads)
+            }
+            XCTAssertEqual(result.relativeErrors.count, 3)
+            XCTAssertLessThan(result.worst, 1e-3, "T=\(seqLen): errors (q, k, v) \(result.relativeErrors)")
+        }
+    }
+
+    /// Only the inputs that require gradients receive them, and the others are left alone.
+    func testBackwardOnlyIntoInputsThatRequireGrad() {
+        let (q, k, v) = qkv(batch: 2, seqLen: 7, width: 8, seed: 60)
+        k.requiresGrad = false
+        let result = gradCheck([q, k, v]) {
+            causalAttention(q: $0[0], k: $0[1], v: $0[2], batch: 2, seqLen: 7, heads: 2)
+        }
+        XCTAssertNil(k.grad)
+        XCTAssertEqual(result.relativeErrors.count, 2)
+        XCTAssertLessThan(result.worst, 1e-3, "errors (q, v) \(result.relativeErrors)")
+    }
+
+    /// Forward and all three gradients are bitwise the same on 1 and 2 threads, at a size
+    /// where the 2·4 heads really split over the workers and each head has two causal blocks.
+    func testOneAndTwoThreadsBitwiseIdentical() {
+        let previous = Parallel.threads
+        defer { Parallel.setThreads(previous) }
+        let batch = 2, seqLen = 96, heads = 4, hd = 16
+        let (q, k, v) = qkv(batch: batch, seqLen: seqLen, width: heads * hd, seed: 70)
+        let seed = randomInput([batch * seqLen, heads * hd], seed: 80)
+        func run(threads: Int) -> [[Float]] {
+            Parallel.setThreads(threads)
+            for x in [q, k, v] { x.grad = nil }
+            let (out, tape) = Tape.record {
+                causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)
+            }
+            let forward = out.array
+            tape.backward(from: out, seed: seed)
+            return [forward] + [q, k, v].map { $0.grad?.array ?? [] }
+        }
+        let one = run(threads: 1), two = run(threads: 2)
+        for (name, (a, b)) in zip(["out", "dq", "dk", "dv"], zip(one, two)) {
+            XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "\(name) differs")
+        }
+    }
+}
