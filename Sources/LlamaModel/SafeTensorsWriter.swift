@@ -1,0 +1,138 @@
+// SafeTensorsWriter: writes F32 tensors as a .safetensors file (Hugging Face format) with a
+// deterministic header (tensors in the order given, metadata keys sorted) padded with spaces
+// to an 8-byte aligned data start, as the reference Rust writer does. Writes are atomic:
+// temporary file in the same directory, fsync, rename.
+import Foundation
+import Tensors
+#if canImport(Glibc)
+import Glibc
+private func posixWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { Glibc.write(fd, p, n) }
+private func posixOpen(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 { Glibc.open(path, flags, mode) }
+#elseif canImport(Darwin)
+import Darwin
+private func posixWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { Darwin.write(fd, p, n) }
+private func posixOpen(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 { Darwin.open(path, flags, mode) }
+#endif
+
+extension SafeTensors {
+    /// Writes `tensors` (F32, little-endian, in the given order) and `metadata` to `url`.
+    /// The file appears whole or not at all: a temporary file in the same directory is
+    /// written, synced and renamed over `url`. Throws `SafeTensorsError` naming the file.
+    public static func write(_ tensors: [(name: String, tensor: Tensor)],
+                             metadata: [String: String] = [:], to url: URL) throws {
+        let file = url.path
+        var seen = Set<String>()
+        for (name, _) in tensors {
+            if name == metadataKey {
+                throw SafeTensorsError.invalidTensorName(file: file, name: name, reason: "\"\(metadataKey)\" is reserved for metadata")
+            }
+            if !seen.insert(name).inserted {
+                throw SafeTensorsError.invalidTensorName(file: file, name: name, reason: "the name is given twice")
+            }
+        }
+        let header = headerBytes(tensors.map { ($0.name, $0.tensor.shape, $0.tensor.count) }, metadata: metadata)
+        try writeAtomically(to: url) { fd in
+            try header.withUnsafeBytes { try writeAll(fd, $0.baseAddress!, $0.count, file: file) }
+            for (_, tensor) in tensors where tensor.count > 0 {
+                #if _endian(little)
+                try writeAll(fd, UnsafeRawPointer(tensor.pointer), tensor.count * 4, file: file)
+                #else
+                let bits = (0..<tensor.count).map { tensor.pointer[$0].bitPattern.littleEndian }
+                try bits.withUnsafeBytes { try writeAll(fd, $0.baseAddress!, $0.count, file: file) }
+                #endif
+            }
+        }
+    }
+
+    /// The length field and JSON header for F32 tensors `(name, shape, count)`, padded with
+    /// spaces so that 8 + header length is a multiple of 8.
+    static func headerBytes(_ tensors: [(String, [Int], Int)], metadata: [String: String]) -> [UInt8] {
+        var json = "{"
+        var parts: [String] = []
+        if !metadata.isEmpty {
+            let pairs = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
+            parts.append("\(jsonString(metadataKey)):{\(pairs.joined(separator: ","))}")
+        }
+        var offset = 0
+        for (name, shape, count) in tensors {
+            let end = offset + count * 4
+            let dims = shape.map(String.init).joined(separator: ",")
+            parts.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(end)]}")
+            offset = end
+        }
+        json += parts.joined(separator: ",") + "}"
+        var text = Array(json.utf8)
+        while text.count % 8 != 0 { text.append(UInt8(ascii: " ")) }
+        var length = UInt64(text.count).littleEndian
+        let lengthBytes = withUnsafeBytes(of: &length) { Array($0) }
+        return lengthBytes + text
+    }
+
+    /// `s` as a JSON string literal: quotes, backslashes and control characters escaped,
+    /// everything else kept as UTF-8.
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// Writes all `count` bytes at `bytes` to `fd`, retrying short writes and EINTR.
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int, file: String) throws {
+        var done = 0
+        while done < count {
+            let chunk = min(count - done, 1 << 30)
+            let n = posixWrite(fd, bytes + done, chunk)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SafeTensorsError.writeFailed(file: file, reason: "write: \(String(cString: strerror(errno)))")
+            }
+            done += n
+        }
+    }
+
+    /// Runs `body` on a new temporary file beside `url`, then fsyncs it and renames it over
+    /// `url` (and fsyncs the directory). On any failure the temporary file is removed.
+    static func writeAtomically(to url: URL, _ body: (Int32) throws -> Void) throws {
+        let file = url.path
+        let directory = url.deletingLastPathComponent().path
+        let temporary = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = posixOpen(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw SafeTensorsError.writeFailed(file: file, reason: "cannot create a temporary file in \(directory): \(String(cString: strerror(errno)))")
+        }
+        var isOpen = true
+        do {
+            try body(fd)
+            guard fsync(fd) == 0 else {
+                throw SafeTensorsError.writeFailed(file: file, reason: "fsync: \(String(cString: strerror(errno)))")
+            }
+            isOpen = false
+            guard close(fd) == 0 else {
+                throw SafeTensorsError.writeFailed(file: file, reason: "close: \(String(cString: strerror(errno)))")
+            }
+            guard rename(temporary, file) == 0 else {
+                throw SafeTensorsError.writeFailed(file: file, reason: "rename into place: \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            if isOpen { close(fd) }
+            unlink(temporary)
+            throw error
+        }
+        // Make the rename itself durable; some file systems refuse fsync on a directory,
+        // which leaves the (already complete) file in place, so that failure is ignored.
+        let dirFD = posixOpen(directory, O_RDONLY | O_CLOEXEC, 0)
+        if dirFD >= 0 { _ = fsync(dirFD); close(dirFD) }
+    }
+}
