@@ -1,0 +1,98 @@
+// Llama: the LLaMA decoder of model-and-formats.md (Hugging Face `LlamaForCausalLM`
+// semantics: pre-norm RMSNorm blocks, rotary "rotate-half" attention, SwiGLU MLP, untied
+// lm_head, no biases) built from the coarse ops of the Tensors core.
+import Foundation
+import Tensors
+
+public final class Llama {
+    public let config: LlamaConfig
+    /// Every parameter in Hugging Face order: embedding, blocks 0..<L, final norm, lm_head.
+    public let parameters: [Parameter]
+    let rotaryTable: RotaryTable
+
+    struct Block {
+        let inputNorm, q, k, v, o, postNorm, gate, up, down: Tensor
+    }
+    let embed: Tensor
+    let blocks: [Block]
+    let finalNorm: Tensor
+    let head: Tensor
+
+    /// A model with weights initialised per the spec: every linear weight and the embedding
+    /// ~ Normal(0, initializer_range), every norm weight = 1; deterministic in `seed`.
+    public convenience init(config: LlamaConfig, seed: UInt64) {
+        var rng = RandomGenerator(seed: seed).derived(stream: 0x1A17)
+        self.init(config: config) { shape, role in
+            if role == .norm { return Tensor.filled(shape, with: 1) }
+            return Tensor.randn(shape, std: Float(config.initializerRange), rng: &rng)
+        }
+    }
+
+    /// A model whose tensors come from `make(shape, role)`, called in Hugging Face order.
+    public init(config: LlamaConfig, make: ([Int], ParameterRole) -> Tensor) {
+        self.config = config
+        let d = config.hiddenSize, i = config.intermediateSize, v = config.vocabSize
+        var params: [Parameter] = []
+        func param(_ name: String, _ shape: [Int], _ role: ParameterRole, _ layer: Int?) -> Tensor {
+            let t = make(shape, role)
+            precondition(t.shape == shape, "\(name): made \(t.shape), expected \(shape)")
+            t.requiresGrad = true
+            t.name = name
+            params.append(Parameter(name: name, role: role, layer: layer, tensor: t, heads: config.numAttentionHeads))
+            return t
+        }
+        embed = param("model.embed_tokens.weight", [v, d], .embedding, nil)
+        var blocks: [Block] = []
+        for l in 0..<config.numHiddenLayers {
+            let p = "model.layers.\(l)."
+            blocks.append(Block(
+                inputNorm: param(p + "input_layernorm.weight", [d], .norm, l),
+                q: param(p + "self_attn.q_proj.weight", [d, d], .attentionQuery, l),
+                k: param(p + "self_attn.k_proj.weight", [d, d], .attentionKey, l),
+                v: param(p + "self_attn.v_proj.weight", [d, d], .attentionValue, l),
+                o: param(p + "self_attn.o_proj.weight", [d, d], .attentionOutput, l),
+                postNorm: param(p + "post_attention_layernorm.weight", [d], .norm, l),
+                gate: param(p + "mlp.gate_proj.weight", [i, d], .mlpGate, l),
+                up: param(p + "mlp.up_proj.weight", [i, d], .mlpUp, l),
+                down: param(p + "mlp.down_proj.weight", [d, i], .mlpDown, l)))
+        }
+        self.blocks = blocks
+        finalNorm = param("model.norm.weight", [d], .norm, nil)
+        head = param("lm_head.weight", [v, d], .head, nil)
+        parameters = params
+        rotaryTable = RotaryTable(headDim: config.headDim, maxPositions: config.maxPositionEmbeddings,
+                                  theta: config.ropeTheta)
+    }
+
+    /// Parameter by Hugging Face name.
+    public func parameter(named name: String) -> Parameter? { parameters.first { $0.name == name } }
+
+    /// Logits [B·T, V] for token ids [B·T] (row-major [B, T], positions 0..<T in each row).
+    public func logits(tokens: [Int32], batch: Int, seqLen: Int) -> Tensor {
+        precondition(tokens.count == batch * seqLen, "\(tokens.count) tokens for batch \(batch) × \(seqLen)")
+        precondition(seqLen <= config.maxPositionEmbeddings, "sequence length \(seqLen) exceeds max_position_embeddings")
+        let eps = Float(config.rmsNormEps), heads = config.numAttentionHeads
+        var h = embedding(tokens, embed)                                   // [N, d]
+        for b in blocks {
+            let a = rmsNorm(h, b.inputNorm, eps: eps)                       // [N, d]
+            let q = rotary(linear(a, b.q), table: rotaryTable, batch: batch, seqLen: seqLen, heads: heads)
+            let k = rotary(linear(a, b.k), table: rotaryTable, batch: batch, seqLen: seqLen, heads: heads)
+            let v = linear(a, b.v)
+            let att = causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)  // [N, d]
+            h = add(h, linear(att, b.o))
+            let m = rmsNorm(h, b.postNorm, eps: eps)
+            let mlp = swiGLU(linear(m, b.gate), linear(m, b.up))            // [N, I]
+            h = add(h, linear(mlp, b.down))
+        }
+        return linear(rmsNorm(h, finalNorm, eps: eps), head)                 // [N, V]
+    }
+
+    /// Mean cross-entropy of next-token prediction over all B·T positions (a 0-d tensor).
+    public func loss(tokens: [Int32], targets: [Int32], batch: Int, seqLen: Int) -> Tensor {
+        precondition(targets.count == tokens.count, "targets and tokens differ in count")
+        return crossEntropy(logits(tokens: tokens, batch: batch, seqLen: seqLen), targets: targets)
+    }
+
+    /// Sets every parameter's gradient to zero.
+    public func zeroGrad() { for p in parameters { p.tensor.zeroGrad() } }
+}
