@@ -1,0 +1,207 @@
+// `swift-train bench`: this machine's speed figures — square sgemm GFLOP/s and each core op's
+// forward and forward+backward time at LLaMA-small sizes, or with --config complete training
+// steps of a run config (tokens/s, model GFLOP/s and its ratio to sgemm in the same run).
+import ArgumentParser
+import Foundation
+import Tensors
+import Training
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure sgemm, per-op and training-step speed on this machine.",
+        discussion: BenchCommand.fieldsHelp)
+
+    @Flag(help: "Print exactly one JSON object (fields below) instead of tables.")
+    var json = false
+    @Option(help: "Threads for OpenBLAS and the parallel loops (0 = all cores). Default: the config's threads with --config, else all cores.")
+    var threads: Int?
+    @Option(help: "Run config (JSON): time complete training steps of its model, batch, grad_accum and optimizer on random tokens (no data folder needed).")
+    var config: String?
+    @Flag(help: "Few repetitions (for tests and smoke runs; figures are noisier).")
+    var quick = false
+
+    static let fieldsHelp = """
+    Every figure is a median over repetitions after an untimed warm-up.
+    Without --config: sgemm C = A·B for square n = 512, 1024, 2048 (2·n³ FLOPs), then the ops \
+    at B 8, T 256, d 256, H 8, head_dim 32, I 688, V 4096 (N = B·T = 2048 rows):
+      forward_ms           forward with the tape recording (as in training)
+      forward_backward_ms  forward + tape.backward(from: out, seed:), minus seed_ms
+      backward_ms          the same value as forward_backward_ms (forward INCLUDED);
+                           backward alone is forward_backward_ms − forward_ms
+      seed_ms              what backward(from:seed:) spends seeding the output's gradient
+                           (zeroed allocation plus the seed add), timed alone and subtracted
+      gflops / forward_gflops  matmul FLOPs per second of forward+backward / of forward:
+                           linear 2·N·in·out forward, 3× that forward+backward; attention
+                           2 products (Q·Kᵀ, P·V) forward and 4 backward, each 2·B·H·T²·hd
+                           over the FULL T×T square (the causal kernel does ~5/8 of that)
+      gbps / forward_gbps  nominal bytes read + written (each tensor once per pass) per
+                           second, for rmsnorm, swiglu, silu, rotary, embedding,
+                           cross_entropy, add, mul
+    With --config: tokens_per_s, step_ms (zeroGrad, grad_accum micro-batches of forward and
+    backward, grad norm and clip, optimizer step), model_gflops = (6·parameters·tokens +
+    attention) / step time, attention = layers × grad_accum × 3 × 2 × 2·B·H·T²·hd (full
+    square), sgemm_gflops (1024, same run) and ratio = model_gflops / sgemm_gflops.
+    """
+
+    mutating func validate() throws {
+        if let t = threads, t < 0 || t > 1024 {
+            throw ValidationError("--threads must be 0 (all cores) or a count from 1 to 1024, got \(t)")
+        }
+    }
+
+    func run() throws {
+        do {
+            if let path = config {
+                try runStep(path)
+            } else {
+                runOps()
+            }
+        } catch let e as ConfigError {
+            throw CLIError(e.description)
+        }
+    }
+
+    var settings: BenchSettings { quick ? .quick : .full }
+
+    // MARK: - sgemm and ops
+
+    func runOps() {
+        Parallel.setThreads(threads ?? 0)
+        let sgemm = SgemmBenchmark.run(settings: settings)
+        if !json { printSgemm(sgemm) }
+        let ops = OpBenchmark.run(settings: settings)
+        if json {
+            let opsJSON = ops.map { op -> (String, JSONOut) in
+                var fields: [(String, JSONOut)] = [
+                    ("forward_ms", .number(op.forwardSeconds * 1e3)),
+                    ("backward_ms", .number(op.forwardBackwardSeconds * 1e3)),
+                    ("forward_backward_ms", .number(op.forwardBackwardSeconds * 1e3)),
+                    ("seed_ms", .number(op.seedSeconds * 1e3)),
+                ]
+                if let g = op.gflops, let f = op.forwardGflops { fields += [("gflops", .number(g)), ("forward_gflops", .number(f))] }
+                if let g = op.gbps, let f = op.forwardGbps { fields += [("gbps", .number(g)), ("forward_gbps", .number(f))] }
+                return (op.name, .object(fields))
+            }
+            let object: JSONOut = .object([
+                ("threads", .int(Parallel.threads)),
+                ("sgemm_gflops", .object(sgemm.map { (String($0.size), .number($0.gflops)) })),
+                ("ops", .object(opsJSON)),
+            ])
+            print(object.text)
+            return
+        }
+        let s = OpBenchShape.llamaSmall
+        print("ops at B \(s.batch), T \(s.seqLen), d \(s.hidden), H \(s.heads), head_dim \(s.headDim), I \(s.intermediate), V \(s.vocab) (N = \(s.rows) rows); medians in ms")
+        print("  fwd = forward with the tape recording; fwd+bwd = forward and backward (seeding subtracted); bwd = fwd+bwd − fwd")
+        print("  " + pad("op", 14) + lpad("fwd", 8) + lpad("fwd+bwd", 9) + lpad("bwd", 8) + lpad("seed", 7)
+              + lpad("fwd rate", 11) + lpad("fwd+bwd rate", 14) + "  unit      shape")
+        for op in ops {
+            let (unit, fr, fbr) = op.gflops != nil
+                ? ("GFLOP/s", op.forwardGflops!, op.gflops!) : ("GB/s", op.forwardGbps ?? .nan, op.gbps ?? .nan)
+            print("  " + pad(op.name, 14) + lpad(ms(op.forwardSeconds), 8) + lpad(ms(op.forwardBackwardSeconds), 9)
+                  + lpad(ms(op.backwardOnlySeconds), 8) + lpad(ms(op.seedSeconds), 7)
+                  + lpad(fixed(fr, 1), 11) + lpad(fixed(fbr, 1), 14) + "  " + pad(unit, 8) + "  " + op.shape)
+        }
+        print("  attention GFLOP/s count Q·Kᵀ, P·V (and 4 backward products) over the full T×T square; GB/s count each tensor once per pass")
+    }
+
+    func printSgemm(_ figures: [SgemmBenchmark.Figure]) {
+        print("threads: \(Parallel.threads) (OpenBLAS threads \(BLAS.threads); \(BLAS.configuration.trimmingCharacters(in: .whitespaces)))")
+        print("sgemm, square C = A·B (2·n³ FLOPs), median" + (quick ? " (--quick: few repetitions)" : ""))
+        print("  " + lpad("n", 6) + lpad("ms", 10) + lpad("GFLOP/s", 10))
+        for f in figures {
+            print("  " + lpad(String(f.size), 6) + lpad(ms(f.seconds), 10) + lpad(fixed(f.gflops, 1), 10))
+        }
+        print("")
+    }
+
+    // MARK: - training step
+
+    func runStep(_ path: String) throws {
+        let run = try RunConfig.load(URL(fileURLWithPath: path))
+        Parallel.setThreads(threads ?? run.int("threads"))
+        let mc = try run.modelConfig()
+        let warmups = quick ? 1 : 2
+        let stepSettings = quick ? BenchSettings(warmups: 0, minRepetitions: 2, maxRepetitions: 2, budgetSeconds: 0)
+                                 : BenchSettings(warmups: 0, minRepetitions: 5, maxRepetitions: 15, budgetSeconds: 8)
+        if !json {
+            print("threads: \(Parallel.threads) (\(BLAS.configuration.trimmingCharacters(in: .whitespaces)))")
+            print("model: \(mc.numHiddenLayers) layers, d \(mc.hiddenSize), H \(mc.numAttentionHeads), I \(mc.intermediateSize), V \(mc.vocabSize): \(mc.parameterCount) parameters")
+        }
+        let f = try StepBenchmark.run(config: run, settings: stepSettings, warmupSteps: warmups, sgemmSettings: settings)
+        if json {
+            let object: JSONOut = .object([
+                ("threads", .int(f.threads)),
+                ("parameters", .int(f.parameters)),
+                ("optimizer", .string(f.optimizer)),
+                ("tokens_per_step", .int(f.tokensPerStep)),
+                ("steps_timed", .int(f.repetitions)),
+                ("step_ms", .number(f.stepSeconds * 1e3)),
+                ("forward_ms", .number(f.forwardSeconds * 1e3)),
+                ("backward_ms", .number(f.backwardSeconds * 1e3)),
+                ("grad_norm_ms", .number(f.gradNormSeconds * 1e3)),
+                ("optimizer_ms", .number(f.optimizerSeconds * 1e3)),
+                ("tokens_per_s", .number(f.tokensPerSecond)),
+                ("model_gflop_per_step", .number(f.modelFlops / 1e9)),
+                ("model_gflops", .number(f.modelGflops)),
+                ("sgemm_gflops", .number(f.sgemmGflops)),
+                ("ratio", .number(f.ratio)),
+            ])
+            print(object.text)
+            return
+        }
+        print("batch \(f.batch) × seq_len \(f.seqLen) × grad_accum \(f.gradAccum) = \(f.tokensPerStep) tokens/step; optimizer \(f.optimizer); \(f.repetitions) timed steps after \(warmups) warm-up")
+        let rest = f.stepSeconds - f.forwardSeconds - f.backwardSeconds - f.gradNormSeconds - f.optimizerSeconds
+        let rows: [(String, String)] = [
+            ("step", ms(f.stepSeconds) + " ms"),
+            ("  forward", ms(f.forwardSeconds) + " ms"),
+            ("  backward", ms(f.backwardSeconds) + " ms"),
+            ("  grad norm + clip", ms(f.gradNormSeconds) + " ms"),
+            ("  optimizer step", ms(f.optimizerSeconds) + " ms"),
+            ("  zeroGrad, rest", ms(rest) + " ms (step median − phase medians)"),
+            ("tokens/s", fixed(f.tokensPerSecond, 0)),
+            ("model GFLOP/s", fixed(f.modelGflops, 1) + " (" + fixed(f.modelFlops / 1e9, 2) + " GFLOP/step = 6·P·tokens + attention " + fixed(f.attentionFlops / 1e9, 2) + ", full square)"),
+            ("sgemm 1024 GFLOP/s", fixed(f.sgemmGflops, 1) + " (same run)"),
+            ("ratio", fixed(f.ratio, 3) + " (model GFLOP/s ÷ sgemm GFLOP/s)"),
+        ]
+        for (k, v) in rows { print("  " + pad(k, 20) + " " + v) }
+    }
+
+    // MARK: - formatting
+
+    func ms(_ seconds: Double) -> String { fixed(seconds * 1e3, seconds < 0.01 ? 3 : 2) }
+    func fixed(_ x: Double, _ digits: Int) -> String { x.isFinite ? String(format: "%.\(digits)f", x) : "–" }
+    func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+    func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? " " + s : String(repeating: " ", count: n - s.count) + s }
+}
+
+/// A JSON value with ordered keys, printed compactly (non-finite numbers become null).
+enum JSONOut {
+    case int(Int), number(Double), string(String)
+    case object([(String, JSONOut)])
+
+    var text: String {
+        switch self {
+        case .int(let i): return String(i)
+        case .number(let d): return d.isFinite ? String(format: "%.6g", d) : "null"
+        case .string(let s): return JSONOut.quote(s)
+        case .object(let fields):
+            return "{" + fields.map { JSONOut.quote($0.0) + ": " + $0.1.text }.joined(separator: ", ") + "}"
+        }
+    }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            default:
+                if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,108 @@
+// `swift-train train`: trains a LLaMA from a JSON run config and/or flags, logging to
+// OUT/metrics.jsonl and checkpointing to OUT/checkpoints; `--resume DIR` continues a run.
+// Flags are the run-config keys in kebab-case, parsed against the one ConfigKeys table.
+import ArgumentParser
+import Foundation
+import Optimizers
+import Training
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a LLaMA model from a run config and flags.",
+        discussion: TrainCommand.settingsHelp)
+
+    @Argument(parsing: .captureForPassthrough, help: "--config FILE, --resume DIR, and --<setting> VALUE flags (listed below)")
+    var arguments: [String] = []
+
+    static var settingsHelp: String {
+        var lines = ["Every setting is a key of the JSON run config (snake_case) and a flag (kebab-case); flags override the file.",
+                     "  --config FILE          JSON run config (optional: flags alone can describe a run)",
+                     "  --resume DIR           continue the newest checkpoint in DIR (a run folder or a checkpoint)", ""]
+        for k in ConfigKeys.all {
+            let def = k.defaultValue.map { " [default: \($0.described)]" } ?? ""
+            let flag = k.flag + (k.kind == .bool ? " [true|false]" : " VALUE")
+            lines.append("  " + flag.padding(toLength: 30, withPad: " ", startingAt: 0) + " " + k.help + def)
+        }
+        lines.append("")
+        lines.append("Optimizers:")
+        for o in OptimizerKind.allCases { lines.append("  \(o.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \(o.summary); reads \(o.keys.joined(separator: ", "))") }
+        return lines.joined(separator: "\n")
+    }
+
+    func run() throws {
+        do {
+            let (config, resume) = try TrainCommand.parse(arguments)
+            let trainer = try Trainer(config: config, resume: resume)
+            trainer.printHeader()
+            let summary = try trainer.run()
+            print(TrainCommand.describe(summary))
+            if summary.interrupted { throw ExitCode(130) }
+        } catch let e as ConfigError {
+            throw CLIError(e.description)
+        }
+    }
+
+    /// Parses `--config`, `--resume` and setting flags (`--key value` or `--key=value`).
+    static func parse(_ args: [String]) throws -> (RunConfig, URL?) {
+        var pairs: [(String, String?)] = []
+        var i = 0
+        while i < args.count {
+            let arg = args[i]
+            guard arg.hasPrefix("--"), arg.count > 2 else {
+                throw ConfigError("unexpected argument \"\(arg)\"; settings are given as --name VALUE (see `swift-train train --help`)")
+            }
+            var name = String(arg.dropFirst(2)), value: String?
+            if let eq = name.firstIndex(of: "=") {
+                value = String(name[name.index(after: eq)...])
+                name = String(name[..<eq])
+            } else if i + 1 < args.count, !(args[i + 1].hasPrefix("--") && args[i + 1].count > 2 && Double(args[i + 1]) == nil) {
+                value = args[i + 1]
+                i += 1
+            }
+            pairs.append((name, value))
+            i += 1
+        }
+        var config = RunConfig()
+        var resume: URL?
+        if let c = pairs.first(where: { $0.0 == "config" }) {
+            guard let path = c.1 else { throw ConfigError("--config needs a file path") }
+            config = try RunConfig.load(URL(fileURLWithPath: path))
+        }
+        for (name, value) in pairs where name != "config" {
+            if name == "resume" {
+                guard let v = value else { throw ConfigError("--resume needs a run folder or checkpoint folder") }
+                resume = URL(fileURLWithPath: v)
+                continue
+            }
+            let key = name.replacingOccurrences(of: "-", with: "_")
+            if let k = ConfigKeys.key(key), k.kind == .bool, value == nil {
+                try config.set(key, text: "true")
+                continue
+            }
+            guard let v = value else {
+                if ConfigKeys.key(key) == nil { try config.set(key, text: "") }  // reports the unknown flag
+                throw ConfigError("--\(name) needs a value")
+            }
+            try config.set(key, text: v)
+        }
+        return (config, resume)
+    }
+
+    static func describe(_ s: Trainer.Summary) -> String {
+        var lines = ["done: \(s.steps) steps" + (s.interrupted ? " (interrupted)" : "")]
+        lines.append(String(format: "  final train loss  %.4f", s.finalLoss))
+        if let v = s.finalValLoss { lines.append(String(format: "  final val loss    %.4f (ppl %.2f)", v, Foundation.exp(v))) }
+        lines.append(String(format: "  tokens/s          %.0f", s.tokensPerSecond))
+        lines.append("  optimizer state   \(s.optimizerStateBytes) bytes (\(String(format: "%.2f", Double(s.optimizerStateBytes) / 1_048_576)) MiB)")
+        lines.append("  peak RSS          \(s.peakRSSBytes) bytes (\(String(format: "%.1f", Double(s.peakRSSBytes) / 1_048_576)) MiB)")
+        if let c = s.checkpoint { lines.append("  checkpoint        \(c.path)") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// A user-facing error: printed as "error: message" with exit code 1, never a trap.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

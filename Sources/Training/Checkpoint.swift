@@ -1,0 +1,145 @@
+// Checkpoint: a folder per model-and-formats.md — model.safetensors (Hugging Face names),
+// config.json (Hugging Face llama config), tokenizer.model, optimizer.safetensors (every
+// state buffer, named "<parameter>/<state>") and trainer_state.json (step, data position,
+// RNG, optimizer scalars, the full run config). Written under a temporary name and renamed,
+// so an interrupted save never hides the last good checkpoint.
+import Foundation
+import LlamaModel
+import Optimizers
+import Tensors
+
+/// Everything besides tensors that a resumed run needs to continue bit-exactly.
+public struct TrainerState: Codable, Equatable {
+    public var formatVersion = 1
+    /// Optimizer steps completed.
+    public var step: Int
+    /// Index of the next training micro-batch (the data position).
+    public var nextBatch: Int
+    public var tokensSeen: Int
+    public var rng: RandomGenerator
+    public var optimizer: String
+    public var optimizerScalars: [String: Optimizer.ScalarState]
+    /// The run config the run was started with (explicit settings and the model).
+    public var runConfig: JSONValue
+    public var elapsedSeconds: Double
+    public var threads: Int
+}
+
+public enum Checkpoint {
+    static let prefix = "step-"
+
+    /// Folder name of the checkpoint of `step`.
+    public static func name(step: Int) -> String { prefix + String(format: "%08d", step) }
+
+    /// Writes a checkpoint of `step` into `dir` (created if needed) and returns its folder.
+    public static func save(in dir: URL, model: Llama, optimizer: Optimizer, state: TrainerState,
+                            tokenizer: URL?) throws -> URL {
+        let fm = FileManager.default
+        do { try fm.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
+            throw ConfigError("\(dir.path): cannot create the checkpoint folder (\(error.localizedDescription))")
+        }
+        let final = dir.appendingPathComponent(name(step: state.step))
+        let tmp = dir.appendingPathComponent(".tmp-" + name(step: state.step) + "-\(getpid())")
+        try? fm.removeItem(at: tmp)
+        do {
+            try fm.createDirectory(at: tmp, withIntermediateDirectories: false)
+            try SafeTensors.write(model.parameters.map { ($0.name, $0.tensor) },
+                                  metadata: ["format": "pt"], to: tmp.appendingPathComponent("model.safetensors"))
+            try AtomicFile.write(try model.config.huggingFaceJSONData(), to: tmp.appendingPathComponent("config.json"))
+            try SafeTensors.write(optimizer.stateTensors(), metadata: ["optimizer": optimizer.name],
+                                  to: tmp.appendingPathComponent("optimizer.safetensors"))
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFile.write(try enc.encode(state), to: tmp.appendingPathComponent("trainer_state.json"))
+            if let tok = tokenizer, fm.fileExists(atPath: tok.path) {
+                try fm.copyItem(at: tok, to: tmp.appendingPathComponent("tokenizer.model"))
+            }
+            AtomicFile.syncFolder(tmp)
+            if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
+            try fm.moveItem(at: tmp, to: final)
+            AtomicFile.syncFolder(dir)
+        } catch {
+            try? fm.removeItem(at: tmp)
+            throw ConfigError("\(final.path): saving the checkpoint failed (\(error)); the previous checkpoints are untouched")
+        }
+        return final
+    }
+
+    /// Completed checkpoints in `dir`, oldest first.
+    public static func list(in dir: URL) -> [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        return names.filter { $0.hasPrefix(prefix) }.sorted().map { dir.appendingPathComponent($0) }
+            .filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent("trainer_state.json").path) }
+    }
+
+    /// Removes all but the newest `keep` checkpoints, and stale temporary folders.
+    public static func prune(in dir: URL, keep: Int) {
+        let fm = FileManager.default
+        let all = list(in: dir)
+        for old in all.dropLast(keep) { try? fm.removeItem(at: old) }
+        for name in (try? fm.contentsOfDirectory(atPath: dir.path)) ?? [] where name.hasPrefix(".tmp-") {
+            try? fm.removeItem(at: dir.appendingPathComponent(name))
+        }
+    }
+
+    /// The checkpoint to resume from: `url` itself if it is one, else the newest in
+    /// `url/checkpoints` or `url`.
+    public static func resolve(_ url: URL) throws -> URL {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: url.appendingPathComponent("trainer_state.json").path) { return url }
+        for dir in [url.appendingPathComponent("checkpoints"), url] {
+            if let last = list(in: dir).last { return last }
+        }
+        throw ConfigError("\(url.path): no checkpoint found (expected a folder with trainer_state.json, or a run folder with checkpoints/step-*)")
+    }
+
+    /// Reads the trainer state of checkpoint `dir`.
+    public static func readState(_ dir: URL) throws -> TrainerState {
+        let url = dir.appendingPathComponent("trainer_state.json")
+        do {
+            return try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: url))
+        } catch {
+            throw ConfigError("\(url.path): unreadable trainer state (\(error)); the checkpoint is damaged")
+        }
+    }
+
+    /// Loads the weights of checkpoint `dir` (or a bare .safetensors file) into `model`.
+    public static func loadWeights(_ file: URL, into model: Llama) throws {
+        let st = try SafeTensors.read(from: file)
+        var problems: [String] = []
+        let names = Set(st.names)
+        for p in model.parameters {
+            guard names.contains(p.name) else { problems.append("missing \(p.name) \(p.shape)"); continue }
+            let shape = st.entry(named: p.name)?.shape ?? []
+            if shape != p.shape { problems.append("\(p.name): shape \(shape) in the file, \(p.shape) in the model") }
+        }
+        let expected = Set(model.parameters.map(\.name))
+        for n in st.names where !expected.contains(n) { problems.append("unexpected \(n)") }
+        if !problems.isEmpty {
+            let list = problems.prefix(12).joined(separator: "\n  ")
+            throw ConfigError("\(file.path): weights do not match the model config:\n  \(list)\(problems.count > 12 ? "\n  … and \(problems.count - 12) more" : "")")
+        }
+        for p in model.parameters { p.tensor.copy(from: try st.tensor(named: p.name)) }
+    }
+
+    /// Loads optimizer buffers of checkpoint `dir` into `optimizer`, with the scalars of `state`.
+    public static func loadOptimizer(_ dir: URL, into optimizer: Optimizer, state: TrainerState) throws {
+        let st = try SafeTensors.read(from: dir.appendingPathComponent("optimizer.safetensors"))
+        var tensors: [String: Tensor] = [:]
+        for n in st.names { tensors[n] = try st.tensor(named: n) }
+        try optimizer.restoreState(tensors: tensors, scalars: state.optimizerScalars)
+    }
+}
+
+extension Checkpoint {
+    /// The model of checkpoint `dir`: its config.json and model.safetensors.
+    public static func loadModel(_ dir: URL) throws -> Llama {
+        let config: LlamaConfig
+        do { config = try LlamaConfig(contentsOf: dir.appendingPathComponent("config.json")) } catch let e as ModelConfigError {
+            throw ConfigError(e.description)
+        }
+        let model = Llama(config: config, seed: 0)
+        try loadWeights(dir.appendingPathComponent("model.safetensors"), into: model)
+        return model
+    }
+}

@@ -1,0 +1,132 @@
+// ConfigKeys: the one table of run settings. Each key is a snake_case JSON key of a run
+// config and, in kebab-case, a flag of `swift-train train`; the table gives its type,
+// default and help, so the JSON reader, the flag parser and `--help` cannot disagree.
+
+/// The type of a run setting's value.
+public enum ConfigKind: Equatable, Sendable {
+    case int, double, bool, string
+    case choice([String])
+    /// A JSON object of Hugging Face llama keys, or a path to a config.json.
+    case model
+}
+
+public struct ConfigKey: Sendable {
+    public let name: String
+    public let kind: ConfigKind
+    /// Default, or nil when the key has none (required, or optimizer-specific default).
+    public let defaultValue: ConfigValue?
+    public let help: String
+    /// Lower bound (inclusive unless `exclusiveMin`) for numbers, checked on load.
+    public let min: Double?
+    public let exclusiveMin: Bool
+    /// Whether changing it on `--resume` keeps the run exact (cadence, length, threads).
+    public let resumable: Bool
+
+    init(_ name: String, _ kind: ConfigKind, _ defaultValue: ConfigValue?, min: Double? = nil,
+         exclusiveMin: Bool = false, resumable: Bool = false, _ help: String) {
+        self.name = name
+        self.kind = kind
+        self.defaultValue = defaultValue
+        self.help = help
+        self.min = min
+        self.exclusiveMin = exclusiveMin
+        self.resumable = resumable
+    }
+
+    /// The command-line flag: `--` + the name with `_` replaced by `-`.
+    public var flag: String { "--" + name.replacingOccurrences(of: "_", with: "-") }
+}
+
+/// A run setting's value.
+public enum ConfigValue: Equatable, Sendable, Codable {
+    case int(Int), double(Double), bool(Bool), string(String)
+
+    public var double: Double? {
+        switch self {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+    public var described: String {
+        switch self {
+        case .int(let i): return "\(i)"
+        case .double(let d): return "\(d)"
+        case .bool(let b): return "\(b)"
+        case .string(let s): return s
+        }
+    }
+}
+
+public enum ConfigKeys {
+    /// Every run setting, in the order `--help` lists them.
+    public static let all: [ConfigKey] = [
+        // What to train on.
+        ConfigKey("model", .model, nil, "model shape: inline Hugging Face llama keys in JSON, or a path to a config.json"),
+        ConfigKey("data", .string, nil, "folder with train.bin, val.bin and tokenizer.model (see `swift-train prepare`)"),
+        ConfigKey("init_from", .string, .string(""), "start from weights in a .safetensors file (names and shapes must match the model)"),
+        ConfigKey("out", .string, .string("runs/run"), resumable: true, "output folder: metrics.jsonl, checkpoints/ (on --resume: the folder resumed)"),
+        // Optimizer.
+        ConfigKey("optimizer", .string, .string("adamw"), "optimizer name (see the list below)"),
+        ConfigKey("lr", .double, .double(1e-3), min: 0, exclusiveMin: true, "peak learning rate"),
+        ConfigKey("beta1", .double, nil, min: 0, "first-moment decay (AdamW default 0.9)"),
+        ConfigKey("beta2", .double, nil, min: 0, "second-moment decay (AdamW default 0.999)"),
+        ConfigKey("eps", .double, nil, min: 0, exclusiveMin: true, "denominator epsilon (AdamW default 1e-8)"),
+        ConfigKey("weight_decay", .double, nil, min: 0, "weight decay (AdamW: decoupled; SGD: L2; default 0)"),
+        ConfigKey("momentum", .double, nil, min: 0, "SGD momentum (default 0)"),
+        ConfigKey("dampening", .double, nil, min: 0, "SGD dampening (default 0)"),
+        ConfigKey("nesterov", .bool, nil, "SGD Nesterov momentum (default false)"),
+        // Schedule.
+        ConfigKey("schedule", .choice(["constant", "linear", "cosine"]), .string("cosine"), "learning-rate decay after warm-up"),
+        ConfigKey("warmup_steps", .int, .int(0), min: 0, "linear warm-up steps: lr·s/warmup_steps for s ≤ warmup_steps"),
+        ConfigKey("min_lr_ratio", .double, .double(0.1), min: 0, "final lr as a fraction of the peak (linear, cosine)"),
+        ConfigKey("steps", .int, .int(100), min: 1, resumable: true, "total optimizer steps"),
+        // Batches.
+        ConfigKey("batch_size", .int, .int(8), min: 1, "sequences per micro-batch (B)"),
+        ConfigKey("seq_len", .int, .int(128), min: 1, "tokens per sequence (T)"),
+        ConfigKey("grad_accum", .int, .int(1), min: 1, "micro-batches per optimizer step"),
+        ConfigKey("shuffle", .bool, .bool(false), "seeded shuffle of window starts instead of the sequential order"),
+        ConfigKey("grad_clip", .double, .double(0), min: 0, "clip the global gradient norm to this (0 = off)"),
+        // Evaluation, logging, checkpoints.
+        ConfigKey("eval_every", .int, .int(0), min: 0, resumable: true, "validation every N steps and at the end (0 = only at the end when eval_batches > 0)"),
+        ConfigKey("eval_batches", .int, .int(8), min: 0, resumable: true, "validation batches per evaluation"),
+        ConfigKey("log_every", .int, .int(10), min: 1, resumable: true, "metrics line every N steps (and at the first and last step)"),
+        ConfigKey("checkpoint_every", .int, .int(0), min: 0, resumable: true, "checkpoint every N steps (0 = only at the end and on interrupt)"),
+        ConfigKey("keep_checkpoints", .int, .int(2), min: 1, resumable: true, "checkpoints kept (oldest removed first)"),
+        // Reproducibility and speed.
+        ConfigKey("seed", .int, .int(0), min: 0, "seed of initialisation, shuffling and every other random draw"),
+        ConfigKey("threads", .int, .int(0), min: 0, resumable: true, "threads for OpenBLAS and the project's loops (0 = all cores)"),
+    ]
+
+    static let byName: [String: ConfigKey] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
+
+    /// The key called `name`, if any.
+    public static func key(_ name: String) -> ConfigKey? { byName[name] }
+
+    /// The known key closest to `name` (edit distance ≤ 3 or a shared prefix), for "did you mean".
+    public static func suggestion(for name: String) -> String? {
+        let n = name.lowercased().replacingOccurrences(of: "-", with: "_")
+        var best: (String, Int)?
+        for k in all {
+            let d = editDistance(n, k.name)
+            let close = d <= max(2, min(3, k.name.count / 3)) || (n.count >= 3 && (k.name.hasPrefix(n) || n.hasPrefix(k.name)))
+            if close, best == nil || d < best!.1 { best = (k.name, d) }
+        }
+        return best?.0
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var prev = Array(0...b.count), cur = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            cur[0] = i
+            for j in 1...b.count {
+                cur[j] = Swift.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            swap(&prev, &cur)
+        }
+        return prev[b.count]
+    }
+}

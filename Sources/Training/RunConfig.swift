@@ -1,0 +1,198 @@
+// RunConfig: a training run's settings, read from a JSON file (flat snake_case keys of the
+// ConfigKeys table) and overridden by `--kebab-case` flags. Errors name the file, key or
+// flag, say what was wrong and, for a misspelling, suggest the known key.
+import Foundation
+import LlamaModel
+import Optimizers
+import Tensors
+
+/// A run-configuration problem, with a message ready to print.
+public struct ConfigError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+public struct RunConfig: Equatable {
+    /// Explicitly set values (JSON then flags); defaults are applied by the accessors.
+    public internal(set) var values: [String: ConfigValue] = [:]
+    /// The model's Hugging Face keys (inline, or loaded from the path given).
+    public private(set) var modelJSON: [String: JSONValue]?
+    /// Where `modelJSON` came from, for messages.
+    public private(set) var modelSource = "model"
+
+    public init() {}
+
+    // MARK: Reading
+
+    /// Reads a JSON run config. Relative paths inside it are relative to the working directory.
+    public static func load(_ url: URL) throws -> RunConfig {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ConfigError("\(url.path): cannot read the config file (\(error.localizedDescription)); check the path given to --config")
+        }
+        guard let obj = try JSONValue.parse(data, source: url.path).object else {
+            throw ConfigError("\(url.path): a run config must be a JSON object of settings, e.g. {\"optimizer\": \"adamw\", \"lr\": 0.001}")
+        }
+        var config = RunConfig()
+        for name in obj.keys.sorted() {
+            try config.set(name, json: obj[name]!, source: url.path)
+        }
+        return config
+    }
+
+    /// Sets `name` from a JSON value. `source` names the file for messages.
+    public mutating func set(_ name: String, json value: JSONValue, source: String) throws {
+        guard let key = ConfigKeys.key(name) else { throw ConfigError(RunConfig.unknown("\(source): unknown key \"\(name)\"", name)) }
+        let place = "\(source): key \"\(name)\""
+        switch key.kind {
+        case .model:
+            if let path = value.string { try setModel(path: path, place: place) }
+            else if let obj = value.object { modelJSON = obj; modelSource = "\(source): model" }
+            else { throw ConfigError("\(place) must be an object of Hugging Face llama keys or a path to a config.json, got \(value.described)") }
+        case .int:
+            guard let i = value.integer else { throw ConfigError("\(place) must be an integer, got \(value.described)") }
+            try store(key, .int(i), place: place)
+        case .double:
+            guard let d = value.number else { throw ConfigError("\(place) must be a number, got \(value.described)") }
+            try store(key, .double(d), place: place)
+        case .bool:
+            guard let b = value.bool else { throw ConfigError("\(place) must be true or false, got \(value.described)") }
+            try store(key, .bool(b), place: place)
+        case .string, .choice:
+            guard let s = value.string else { throw ConfigError("\(place) must be a string, got \(value.described)") }
+            try store(key, .string(s), place: place)
+        }
+    }
+
+    /// Sets `name` from command-line text (the flag's value).
+    public mutating func set(_ name: String, text: String) throws {
+        guard let key = ConfigKeys.key(name) else {
+            throw ConfigError(RunConfig.unknown("unknown flag --\(name.replacingOccurrences(of: "_", with: "-"))", name, flag: true))
+        }
+        let place = "flag \(key.flag)"
+        switch key.kind {
+        case .model: try setModel(path: text, place: place)
+        case .int:
+            guard let i = Int(text) else { throw ConfigError("\(place) needs an integer, got \"\(text)\"") }
+            try store(key, .int(i), place: place)
+        case .double:
+            guard let d = Double(text), d.isFinite else { throw ConfigError("\(place) needs a number, got \"\(text)\"") }
+            try store(key, .double(d), place: place)
+        case .bool:
+            switch text.lowercased() {
+            case "true", "1", "yes": try store(key, .bool(true), place: place)
+            case "false", "0", "no": try store(key, .bool(false), place: place)
+            default: throw ConfigError("\(place) needs true or false, got \"\(text)\"")
+            }
+        case .string, .choice: try store(key, .string(text), place: place)
+        }
+    }
+
+    private mutating func setModel(path: String, place: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ConfigError("\(place): cannot read model config \(path) (\(error.localizedDescription))")
+        }
+        guard let obj = try JSONValue.parse(data, source: path).object else {
+            throw ConfigError("\(path): a model config must be a JSON object of Hugging Face llama keys")
+        }
+        modelJSON = obj
+        modelSource = path
+    }
+
+    private mutating func store(_ key: ConfigKey, _ value: ConfigValue, place: String) throws {
+        if let lo = key.min, let d = value.double {
+            if d < lo || (key.exclusiveMin && d == lo) || !d.isFinite {
+                throw ConfigError("\(place) must be \(key.exclusiveMin ? ">" : "≥") \(RunConfig.format(lo)), got \(value.described)")
+            }
+        }
+        if case .choice(let options) = key.kind, case .string(let s) = value, !options.contains(s) {
+            throw ConfigError("\(place) must be one of \(options.joined(separator: ", ")), got \"\(s)\"")
+        }
+        values[key.name] = value
+    }
+
+    static func unknown(_ what: String, _ name: String, flag: Bool = false) -> String {
+        if let s = ConfigKeys.suggestion(for: name), let k = ConfigKeys.key(s) {
+            return "\(what); did you mean \(flag ? k.flag : "\"\(k.name)\"")?"
+        }
+        return "\(what); `swift-train train --help` lists the settings"
+    }
+
+    static func format(_ d: Double) -> String { d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d) }
+
+    // MARK: Typed access (defaults from the key table)
+
+    public func value(_ name: String) -> ConfigValue? { values[name] ?? ConfigKeys.key(name)?.defaultValue }
+    public func isSet(_ name: String) -> Bool { values[name] != nil }
+    public func int(_ name: String) -> Int { if case .int(let i)? = value(name) { return i }; return 0 }
+    public func double(_ name: String) -> Double { value(name)?.double ?? 0 }
+    public func bool(_ name: String) -> Bool { if case .bool(let b)? = value(name) { return b }; return false }
+    public func string(_ name: String) -> String { if case .string(let s)? = value(name) { return s }; return "" }
+
+    public var steps: Int { int("steps") }
+    public var batchSize: Int { int("batch_size") }
+    public var seqLen: Int { int("seq_len") }
+    public var gradAccum: Int { int("grad_accum") }
+    public var seed: UInt64 { UInt64(int("seed")) }
+    public var out: String { string("out") }
+    public var data: String { string("data") }
+
+    /// The model shape, validated. Errors name the key and the fix.
+    public func modelConfig() throws -> LlamaConfig {
+        guard let json = modelJSON else {
+            throw ConfigError("no model given: set \"model\" in the config (inline Hugging Face llama keys or a config.json path) or pass --model FILE")
+        }
+        do { return try LlamaConfig(json: json, source: modelSource) } catch let e as ModelConfigError {
+            throw ConfigError(e.description)
+        }
+    }
+
+    /// The optimizer's name and every optimizer hyperparameter the run set.
+    public var optimizerSettings: OptimizerSettings {
+        var s = OptimizerSettings(name: string("optimizer"))
+        s.numbers["lr"] = double("lr")
+        for key in ConfigKeys.all where key.name != "lr" && values[key.name] != nil && RunConfig.optimizerKeys.contains(key.name) {
+            switch values[key.name]! {
+            case .bool(let b): s.flags[key.name] = b
+            case .string(let t): s.strings[key.name] = t
+            case let v: s.numbers[key.name] = v.double
+            }
+        }
+        return s
+    }
+
+    /// Keys that belong to optimizers (everything any optimizer reads).
+    static let optimizerKeys: Set<String> = Set(OptimizerKind.allCases.flatMap(\.keys))
+
+    /// The whole config as one JSON object (explicit values and the model), for checkpoints.
+    public var json: JSONValue {
+        var o: [String: JSONValue] = [:]
+        for (k, v) in values {
+            switch v {
+            case .int(let i): o[k] = .int(i)
+            case .double(let d): o[k] = .double(d)
+            case .bool(let b): o[k] = .bool(b)
+            case .string(let s): o[k] = .string(s)
+            }
+        }
+        if let m = modelJSON { o["model"] = .object(m) }
+        return .object(o)
+    }
+
+    /// Checks the cross-key rules that single values cannot (after flags are applied).
+    public func validateForTraining() throws {
+        let model = try modelConfig()
+        if data.isEmpty {
+            throw ConfigError("no training data: set \"data\" in the config or pass --data DIR (a folder made by `swift-train prepare`)")
+        }
+        if seqLen > model.maxPositionEmbeddings {
+            throw ConfigError("seq_len \(seqLen) is longer than the model's max_position_embeddings \(model.maxPositionEmbeddings); lower --seq-len or raise max_position_embeddings")
+        }
+        if double("min_lr_ratio") > 1 {
+            throw ConfigError("min_lr_ratio must be between 0 and 1, got \(double("min_lr_ratio"))")
+        }
+        _ = try OptimizerKind.named(string("optimizer"))
+    }
+}

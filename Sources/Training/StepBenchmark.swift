@@ -1,0 +1,124 @@
+// Full training-step figure of `swift-train bench --config FILE`: the run's model (random
+// init from its seed), optimizer, batch and grad_accum on random tokens, timed like the
+// trainer's step (forward/backward per micro-batch, global grad norm and clip, update).
+import Foundation
+import LlamaModel
+import Optimizers
+import Tensors
+
+/// What one benchmarked training step costs.
+public struct StepFigure: Sendable {
+    public let threads: Int
+    public let parameters: Int
+    public let optimizer: String
+    public let batch: Int, seqLen: Int, gradAccum: Int
+    /// Median seconds of a whole step (zeroGrad, all micro-batches, grad norm, clip, update).
+    public let stepSeconds: Double
+    /// Medians of the step's phases (forward and backward summed over its micro-batches;
+    /// gradNorm includes clipping). The rest of the step is zeroGrad.
+    public let forwardSeconds: Double, backwardSeconds: Double
+    public let gradNormSeconds: Double, optimizerSeconds: Double
+    /// Timed steps behind the medians.
+    public let repetitions: Int
+    /// 1024³ sgemm GFLOP/s measured in the same run, just before the steps.
+    public let sgemmGflops: Double
+    /// FLOPs of one step: 6 · parameters · tokens plus attention's matmuls (see StepBenchmark).
+    public let modelFlops: Double
+    public let attentionFlops: Double
+
+    public var tokensPerStep: Int { batch * seqLen * gradAccum }
+    public var tokensPerSecond: Double { Double(tokensPerStep) / stepSeconds }
+    public var modelGflops: Double { modelFlops / stepSeconds / 1e9 }
+    /// model GFLOP/s as a fraction of the machine's big-sgemm GFLOP/s.
+    public var ratio: Double { modelGflops / sgemmGflops }
+}
+
+/// Benchmarks complete optimizer steps of a run config without a data folder.
+///
+/// Model FLOPs per step = 6 · P · tokens + attention, with P every parameter (the embedding
+/// table and lm_head included) and tokens = batch_size · seq_len · grad_accum: 2 FLOPs per
+/// weight and token forward, 4 backward. Attention adds, per micro-batch and layer, 3 × 2
+/// products of 2·B·H·T²·hd (Q·Kᵀ and P·V forward, twice that backward), counted over the full
+/// T×T square although the causal kernel skips the blocks above the diagonal.
+public enum StepBenchmark {
+    public static func flops(model m: LlamaConfig, batch: Int, seqLen: Int, gradAccum: Int) -> (model: Double, attention: Double) {
+        let tokens = Double(batch * seqLen * gradAccum)
+        let product = 2 * Double(batch * m.numAttentionHeads) * Double(seqLen) * Double(seqLen) * Double(m.headDim)
+        let attention = Double(gradAccum * m.numHiddenLayers) * 3 * 2 * product
+        return (6 * Double(m.parameterCount) * tokens + attention, attention)
+    }
+
+    /// Builds the model and optimizer of `config`, measures 1024³ sgemm with `sgemmSettings`,
+    /// runs `warmupSteps` untimed steps, then timed steps as `settings` allows (its warm-up
+    /// count is not used). Uses the current `Parallel.threads`. Errors name the config key at fault.
+    public static func run(config: RunConfig, settings: BenchSettings, warmupSteps: Int,
+                           sgemmSettings: BenchSettings = .full) throws -> StepFigure {
+        let mc = try config.modelConfig()
+        let b = config.batchSize, t = config.seqLen, accum = config.gradAccum
+        guard b > 0, t > 0, accum > 0 else {
+            throw ConfigError("batch_size, seq_len and grad_accum must be positive (got \(b), \(t), \(accum))")
+        }
+        if t > mc.maxPositionEmbeddings {
+            throw ConfigError("seq_len \(t) is longer than the model's max_position_embeddings \(mc.maxPositionEmbeddings); lower seq_len or raise max_position_embeddings")
+        }
+        let optimizerSettings = config.optimizerSettings
+        let model = Llama(config: mc, seed: config.seed)
+        let optimizer: Optimizer
+        do { optimizer = try OptimizerCatalog.make(optimizerSettings, parameters: model.parameters) } catch let e as OptimizerError {
+            throw ConfigError("optimizer \(optimizerSettings.name): \(e.description)")
+        }
+        let sgemm = SgemmBenchmark.run(sizes: [1024], settings: sgemmSettings)[0].gflops
+
+        var rng = RandomGenerator(seed: config.seed).derived(stream: 0xBE4C)
+        let lr = Float(config.double("lr")), clip = config.double("grad_clip")
+        let lossSeed = Tensor(shape: [], values: [1 / Float(accum)])
+        var stepNumber = 0
+        // One step as the trainer runs it; returns its seconds and those of its phases. The
+        // random tokens are drawn before the clock starts (the trainer's batches are views).
+        func step() -> (total: Double, forward: Double, backward: Double, norm: Double, update: Double) {
+            stepNumber += 1
+            let batches = (0..<accum).map { _ in
+                (tokens: (0..<(b * t)).map { _ in Int32(rng.int(below: mc.vocabSize)) },
+                 targets: (0..<(b * t)).map { _ in Int32(rng.int(below: mc.vocabSize)) })
+            }
+            var fw = 0.0, bw = 0.0
+            let start = BenchClock.now()
+            model.zeroGrad()
+            for batch in batches {
+                let t0 = BenchClock.now()
+                let (loss, tape) = Tape.record {
+                    model.loss(tokens: batch.tokens, targets: batch.targets, batch: b, seqLen: t)
+                }
+                let t1 = BenchClock.now()
+                tape.backward(from: loss, seed: lossSeed)
+                let t2 = BenchClock.now()
+                fw += t1 - t0
+                bw += t2 - t1
+            }
+            let t3 = BenchClock.now()
+            let norm = GradientClipping.globalNorm(model.parameters)
+            if norm.isFinite, clip > 0 { GradientClipping.clip(model.parameters, maxNorm: clip, norm: norm) }
+            let t4 = BenchClock.now()
+            if norm.isFinite { optimizer.step(context: StepContext(step: stepNumber, lr: lr)) }
+            let t5 = BenchClock.now()
+            return (t5 - start, fw, bw, t4 - t3, t5 - t4)
+        }
+
+        for _ in 0..<max(0, warmupSteps) { _ = step() }
+        var phases: [(total: Double, forward: Double, backward: Double, norm: Double, update: Double)] = []
+        let timed = BenchSettings(warmups: 0, minRepetitions: settings.minRepetitions,
+                                  maxRepetitions: settings.maxRepetitions, budgetSeconds: settings.budgetSeconds)
+        let total = BenchClock.samples(timed) {
+            let p = step()
+            phases.append(p)
+            return p.total
+        }
+        let f = flops(model: mc, batch: b, seqLen: t, gradAccum: accum)
+        return StepFigure(threads: Parallel.threads, parameters: mc.parameterCount, optimizer: optimizer.name,
+                          batch: b, seqLen: t, gradAccum: accum, stepSeconds: total.median,
+                          forwardSeconds: phases.map(\.forward).median, backwardSeconds: phases.map(\.backward).median,
+                          gradNormSeconds: phases.map(\.norm).median, optimizerSeconds: phases.map(\.update).median,
+                          repetitions: total.count, sgemmGflops: sgemm,
+                          modelFlops: f.model, attentionFlops: f.attention)
+    }
+}

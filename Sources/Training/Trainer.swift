@@ -1,0 +1,212 @@
+// Trainer: the training loop. Step s (1-based) trains on micro-batches
+// k = (s−1)·grad_accum ..< s·grad_accum of the deterministic order, logs the mean loss of
+// those batches before the update, clips, and updates with lr = schedule(s). Everything a
+// step depends on (weights, optimizer state, step, data position, RNG) is in a checkpoint,
+// so a resumed run continues on exactly the same loss curve.
+import Foundation
+import LlamaModel
+import Optimizers
+import Tensors
+import TextData
+
+public final class Trainer {
+    public let config: RunConfig
+    public let model: Llama
+    public let optimizer: Optimizer
+    public let schedule: LRSchedule
+    public let data: TrainingData
+    public let outURL: URL
+    public private(set) var state: TrainerState
+    let metrics: MetricsLog
+    let progress: Progress
+
+    /// Sets up a new run from `config`, or continues the checkpoint `resume` (whose saved
+    /// run config is used; `config` may change only resumable keys such as `steps`).
+    public init(config given: RunConfig, resume: URL? = nil) throws {
+        var config = given
+        var resumeState: TrainerState?
+        var checkpoint: URL?
+        if let resume {
+            let ckpt = try Checkpoint.resolve(resume)
+            let saved = try Checkpoint.readState(ckpt)
+            config = try RunConfig.resumed(saved: saved.runConfig, overrides: given)
+            if !given.isSet("out") {  // .../OUT/checkpoints/step-N → OUT
+                config.values["out"] = .string(ckpt.deletingLastPathComponent().deletingLastPathComponent().path)
+            }
+            resumeState = saved
+            checkpoint = ckpt
+        }
+        try config.validateForTraining()
+        self.config = config
+        Parallel.setThreads(config.int("threads"))
+        let modelConfig = try config.modelConfig()
+        outURL = URL(fileURLWithPath: config.out)
+        do { try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true) } catch {
+            throw ConfigError("out folder \(outURL.path) cannot be created (\(error.localizedDescription)); choose another with --out")
+        }
+        data = try TrainingData(folder: URL(fileURLWithPath: config.data), batch: config.batchSize,
+                                seqLen: config.seqLen, shuffleSeed: config.bool("shuffle") ? config.seed : nil,
+                                model: modelConfig)
+        model = Llama(config: modelConfig, seed: config.seed)
+        let settings = config.optimizerSettings
+        do { optimizer = try OptimizerCatalog.make(settings, parameters: model.parameters) } catch let e as OptimizerError {
+            throw ConfigError("optimizer \(settings.name): \(e.description)")
+        }
+        schedule = LRSchedule(peak: config.double("lr"), shape: LRSchedule.Shape(rawValue: config.string("schedule")) ?? .cosine,
+                              warmupSteps: config.int("warmup_steps"), totalSteps: config.steps,
+                              minRatio: config.double("min_lr_ratio"))
+        progress = Progress(total: config.steps)
+        if let saved = resumeState, let ckpt = checkpoint {
+            try Checkpoint.loadWeights(ckpt.appendingPathComponent("model.safetensors"), into: model)
+            try Checkpoint.loadOptimizer(ckpt, into: optimizer, state: saved)
+            state = saved
+            state.threads = Parallel.threads
+            state.runConfig = config.json
+        } else {
+            let initFrom = config.string("init_from")
+            if !initFrom.isEmpty { try Checkpoint.loadWeights(URL(fileURLWithPath: initFrom), into: model) }
+            state = TrainerState(step: 0, nextBatch: 0, tokensSeen: 0,
+                                 rng: RandomGenerator(seed: config.seed).derived(stream: 0x7EA1),
+                                 optimizer: optimizer.name, optimizerScalars: [:], runConfig: config.json,
+                                 elapsedSeconds: 0, threads: Parallel.threads)
+        }
+        metrics = try MetricsLog(url: outURL.appendingPathComponent("metrics.jsonl"),
+                                 keepThrough: resumeState.map { $0.step })
+    }
+
+    /// What a finished (or interrupted) run reports.
+    public struct Summary {
+        public var steps: Int
+        public var finalLoss: Double
+        public var finalValLoss: Double?
+        public var tokensPerSecond: Double
+        public var optimizerStateBytes: Int
+        public var peakRSSBytes: Int
+        public var interrupted: Bool
+        public var checkpoint: URL?
+    }
+
+    /// Prints the start-up facts: model size, plan (parameter → rule), data, threads.
+    public func printHeader() {
+        let mc = model.config
+        progress.print("model: d \(mc.hiddenSize), \(mc.numHiddenLayers) layers, \(mc.numAttentionHeads) heads, I \(mc.intermediateSize), vocab \(mc.vocabSize): \(mc.parameterCount) parameters")
+        progress.print("data: \(data.folder.path) — train \(data.train.tokenCount) tokens, val \(data.val?.tokenCount ?? 0) tokens; batch \(config.batchSize)×\(config.seqLen)×\(config.gradAccum) = \(tokensPerStep) tokens/step")
+        progress.print("optimizer \(optimizer.name), lr \(config.double("lr")) (\(schedule.shape.rawValue), warm-up \(schedule.warmupSteps), min ratio \(schedule.minRatio)); plan:\n\(optimizer.planDescription)")
+        let ignored = OptimizerCatalog.ignoredKeys(config.optimizerSettings)
+        if !ignored.isEmpty { progress.print("note: \(optimizer.name) does not read \(ignored.joined(separator: ", ")); they have no effect") }
+        progress.print("threads: \(Parallel.threads); starting at step \(state.step + 1) of \(config.steps); out: \(outURL.path)")
+    }
+
+    var tokensPerStep: Int { config.batchSize * config.seqLen * config.gradAccum }
+
+    /// One optimizer step: forward/backward over the step's micro-batches, clip, update.
+    /// Returns the mean loss (before the update) and the gradient norm (before clipping).
+    public func trainStep() -> (loss: Double, gradNorm: Double, skipped: Bool) {
+        let s = state.step + 1, accum = config.gradAccum
+        model.zeroGrad()
+        var lossSum = 0.0
+        let seed = Tensor(shape: [], values: [1 / Float(accum)])
+        for micro in 0..<accum {
+            let batch = data.train.batch(state.nextBatch + micro)
+            let (loss, tape) = Tape.record {
+                model.loss(tokens: batch.inputs, targets: batch.targets, batch: config.batchSize, seqLen: config.seqLen)
+            }
+            lossSum += Double(loss.scalar)
+            tape.backward(from: loss, seed: seed)
+        }
+        let norm = GradientClipping.globalNorm(model.parameters)
+        let skipped = !norm.isFinite
+        if !skipped {
+            let clip = config.double("grad_clip")
+            if clip > 0 { GradientClipping.clip(model.parameters, maxNorm: clip, norm: norm) }
+            optimizer.step(context: StepContext(step: s, lr: Float(schedule.lr(step: s))))
+        }
+        state.step = s
+        state.nextBatch += accum
+        state.tokensSeen += tokensPerStep
+        return (lossSum / Double(accum), norm, skipped)
+    }
+
+    /// Mean loss over the first `eval_batches` validation batches (equal sizes, so this is
+    /// the mean over tokens). Nil without a validation shard.
+    public func evaluate(batches: Int? = nil) -> Double? {
+        guard let val = data.val else { return nil }
+        let n = batches ?? config.int("eval_batches")
+        guard n > 0 else { return nil }
+        var total = 0.0
+        for k in 0..<n {
+            let b = val.batch(k)
+            total += Double(model.loss(tokens: b.inputs, targets: b.targets, batch: config.batchSize, seqLen: config.seqLen).scalar)
+        }
+        return total / Double(n)
+    }
+
+    /// Writes a checkpoint of the current state and prunes old ones.
+    @discardableResult
+    public func saveCheckpoint() throws -> URL {
+        state.optimizerScalars = optimizer.stateScalars()
+        let dir = outURL.appendingPathComponent("checkpoints")
+        let url = try Checkpoint.save(in: dir, model: model, optimizer: optimizer, state: state, tokenizer: data.tokenizerURL)
+        Checkpoint.prune(in: dir, keep: config.int("keep_checkpoints"))
+        return url
+    }
+
+    /// Runs until `steps`, or until SIGINT / SIGTERM or `stopAfter` steps (then
+    /// checkpoints and returns, as an interrupted run).
+    public func run(stopAfter: Int? = nil) throws -> Summary {
+        Interrupt.install()
+        let total = config.steps, logEvery = config.int("log_every")
+        let evalEvery = config.int("eval_every"), ckptEvery = config.int("checkpoint_every")
+        var lastLoss = Double.nan, lastVal: Double?
+        var windowStart = Date(), windowTokens = 0
+        let runStart = Date(), startElapsed = state.elapsedSeconds
+        var lastCheckpoint: URL?
+        while state.step < total {
+            if Interrupt.signal != nil || state.step >= (stopAfter ?? Int.max) { break }
+            let t0 = Date()
+            let (loss, norm, skipped) = trainStep()
+            let stepSeconds = Date().timeIntervalSince(t0)
+            let s = state.step
+            lastLoss = loss
+            windowTokens += tokensPerStep
+            state.elapsedSeconds = startElapsed + Date().timeIntervalSince(runStart)
+            let windowSeconds = Date().timeIntervalSince(windowStart)
+            let tps = Double(windowTokens) / max(windowSeconds, 1e-9)
+            let eta = Double(total - s) * Double(tokensPerStep) / max(tps, 1e-9)
+            let lr = schedule.lr(step: s)
+            if skipped { progress.print("step \(s): gradient norm is not finite (loss \(loss)); update skipped") }
+            progress.update(step: s, loss: loss, lr: lr, tokensPerSecond: tps, etaSeconds: eta)
+            if s % logEvery == 0 || s == 1 || s == total {
+                metrics.write([("step", .int(s)), ("loss", .double(loss)), ("lr", .double(lr)),
+                               ("grad_norm", .double(norm)), ("tokens_per_s", .double(tps)),
+                               ("step_ms", .double(stepSeconds * 1000)),
+                               ("opt_state_bytes", .int(optimizer.stateBytes)),
+                               ("rss_bytes", .int(ProcessMemory.residentBytes))])
+                progress.logLine(step: s, loss: loss, lr: lr, gradNorm: norm, tokensPerSecond: tps, etaSeconds: eta)
+                windowStart = Date()
+                windowTokens = 0
+            }
+            if (evalEvery > 0 && s % evalEvery == 0) || s == total, let v = evaluate() {
+                lastVal = v
+                metrics.write([("step", .int(s)), ("val_loss", .double(v)), ("val_ppl", .double(Foundation.exp(v)))])
+                progress.print(String(format: "step %d: val loss %.4f, val ppl %.2f", s, v, Foundation.exp(v)))
+                windowStart = Date()
+                windowTokens = 0
+            }
+            if ckptEvery > 0 && s % ckptEvery == 0 && s != total {
+                lastCheckpoint = try saveCheckpoint()
+            }
+        }
+        let interrupted = state.step < total
+        lastCheckpoint = try saveCheckpoint()
+        if interrupted {
+            progress.print("interrupted at step \(state.step): checkpoint \(lastCheckpoint!.path); continue with --resume \(outURL.path)")
+        }
+        let seconds = max(state.elapsedSeconds, 1e-9)
+        return Summary(steps: state.step, finalLoss: lastLoss, finalValLoss: lastVal,
+                       tokensPerSecond: Double(state.tokensSeen) / seconds,
+                       optimizerStateBytes: optimizer.stateBytes,
+                       peakRSSBytes: ProcessMemory.peakResidentBytes, interrupted: interrupted,
+                       checkpoint: lastCheckpoint)
+    }
+}
