@@ -49,12 +49,12 @@ public enum LAPACK {
         var info: Int32 = 0
         var lwork: Int32 = -1, query: Float = 0
         sgesdd_("S", &rows, &cols, x.pointer, &ldx, &s, vt.pointer, &ldu, u.pointer, &ldvt,
-                &query, &lwork, &iwork, &info)
+                &query, &lwork, &iwork, &info, 1)
         try check("sgesdd", info)
         lwork = workspaceSize(query)
         let work = Tensor(uninitializedShape: [Int(lwork)])
         sgesdd_("S", &rows, &cols, x.pointer, &ldx, &s, vt.pointer, &ldu, u.pointer, &ldvt,
-                work.pointer, &lwork, &iwork, &info)
+                work.pointer, &lwork, &iwork, &info, 1)
         try check("sgesdd", info)
         return (u, s, vt)
     }
@@ -75,14 +75,14 @@ public enum LAPACK {
         var order = Int32(n), ldx = Int32(n), info: Int32 = 0
         var lwork: Int32 = -1, liwork: Int32 = -1
         var query: Float = 0, iquery: Int32 = 0
-        ssyevd_("V", "U", &order, x.pointer, &ldx, &ascending, &query, &lwork, &iquery, &liwork, &info)
+        ssyevd_("V", "U", &order, x.pointer, &ldx, &ascending, &query, &lwork, &iquery, &liwork, &info, 1, 1)
         try check("ssyevd", info)
         lwork = workspaceSize(query)
         liwork = max(iquery, 1)
         let work = Tensor(uninitializedShape: [Int(lwork)])
         var iwork = [Int32](repeating: 0, count: Int(liwork))
         ssyevd_("V", "U", &order, x.pointer, &ldx, &ascending, work.pointer, &lwork, &iwork,
-                &liwork, &info)
+                &liwork, &info, 1, 1)
         try check("ssyevd", info)
         // x holds eigenvector j (ascending) in column-major column j: x[i + j·n].
         // Output column c is eigenvector n−1−c: vectors[i·n + c] = x[i + (n−1−c)·n].

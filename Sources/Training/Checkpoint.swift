@@ -114,7 +114,10 @@ public enum Checkpoint {
             if shape != p.shape { problems.append("\(p.name): shape \(shape) in the file, \(p.shape) in the model") }
         }
         let expected = Set(model.parameters.map(\.name))
-        for n in st.names where !expected.contains(n) { problems.append("unexpected \(n)") }
+        // Older transformers saved the rotary table as a buffer; it is derived, not trained.
+        for n in st.names where !expected.contains(n) && !n.hasSuffix("rotary_emb.inv_freq") {
+            problems.append("unexpected \(n)")
+        }
         if !problems.isEmpty {
             let list = problems.prefix(12).joined(separator: "\n  ")
             throw ConfigError("\(file.path): weights do not match the model config:\n  \(list)\(problems.count > 12 ? "\n  … and \(problems.count - 12) more" : "")")
