@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the shipped default data: set-up, the King James Bible corpus (prepared
-# into data/kjv when missing), llama-tiny trained for 300 steps with AdamW, an evaluation
+# into data/kjv when missing), llama-tiny trained for 500 steps with AdamW, an evaluation
 # and a sample. A few minutes on 2 cores. Extra arguments go to `swift-train train`
 # (e.g. --optimizer sgd --momentum 0.9 --lr 0.05 --out runs/sgd).
 set -euo pipefail

@@ -31,6 +31,10 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        if arguments.contains("--help") || arguments.contains("-h") {  // the passthrough captures them
+            print(TrainCommand.helpMessage())
+            return
+        }
         do {
             let (config, resume) = try TrainCommand.parse(arguments)
             let trainer = try Trainer(config: config, resume: resume)
