@@ -3,6 +3,7 @@
 // steps of a run config (tokens/s, model GFLOP/s and its ratio to sgemm in the same run).
 import ArgumentParser
 import Foundation
+import Optimizers
 import Tensors
 import Training
 
@@ -12,7 +13,7 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure sgemm, per-op and training-step speed on this machine.",
         discussion: BenchCommand.fieldsHelp)
 
-    @Flag(help: "Print exactly one JSON object (fields below) instead of tables.")
+    @Flag(help: "Print exactly one JSON object (fields listed above) instead of tables.")
     var json = false
     @Option(help: "Threads for OpenBLAS and the parallel loops (0 = all cores). Default: the config's threads with --config, else all cores.")
     var threads: Int?
@@ -23,25 +24,41 @@ struct BenchCommand: ParsableCommand {
 
     static let fieldsHelp = """
     Every figure is a median over repetitions after an untimed warm-up.
-    Without --config: sgemm C = A·B for square n = 512, 1024, 2048 (2·n³ FLOPs), then the ops \
-    at B 8, T 256, d 256, H 8, head_dim 32, I 688, V 4096 (N = B·T = 2048 rows):
+
+    Without --config: sgemm C = A·B, square n = 512, 1024, 2048 (2·n³ FLOPs),
+    then each op at B 8, T 256, d 256, H 8, head_dim 32, I 688, V 4096
+    (N = B·T = 2048 rows). Fields of each op in --json:
       forward_ms           forward with the tape recording (as in training)
-      forward_backward_ms  forward + tape.backward(from: out, seed:), minus seed_ms
-      backward_ms          the same value as forward_backward_ms (forward INCLUDED);
-                           backward alone is forward_backward_ms − forward_ms
-      seed_ms              what backward(from:seed:) spends seeding the output's gradient
-                           (zeroed allocation plus the seed add), timed alone and subtracted
-      gflops / forward_gflops  matmul FLOPs per second of forward+backward / of forward:
-                           linear 2·N·in·out forward, 3× that forward+backward; attention
-                           2 products (Q·Kᵀ, P·V) forward and 4 backward, each 2·B·H·T²·hd
-                           over the FULL T×T square (the causal kernel does ~5/8 of that)
-      gbps / forward_gbps  nominal bytes read + written (each tensor once per pass) per
-                           second, for rmsnorm, swiglu, silu, rotary, embedding,
-                           cross_entropy, add, mul
-    With --config: tokens_per_s, step_ms (zeroGrad, grad_accum micro-batches of forward and
-    backward, grad norm and clip, optimizer step), model_gflops = (6·parameters·tokens +
-    attention) / step time, attention = layers × grad_accum × 3 × 2 × 2·B·H·T²·hd (full
-    square), sgemm_gflops (1024, same run) and ratio = model_gflops / sgemm_gflops.
+      forward_backward_ms  forward + tape.backward(from: out, seed:), minus
+                           seed_ms
+      backward_ms          the SAME value as forward_backward_ms (forward
+                           included); backward alone = forward_backward_ms
+                           − forward_ms
+      seed_ms              what backward(from:seed:) spends on seeding the
+                           output's gradient (zeroed buffer + seed add),
+                           timed alone on an empty tape and subtracted
+      gflops               matmul FLOPs of forward+backward per second;
+      forward_gflops       of forward. linear: 2·N·in·out forward, 3× that
+                           forward+backward. attention: 2 products (Q·Kᵀ,
+                           P·V) forward, 4 backward, each 2·B·H·T²·hd over
+                           the FULL T×T square (the causal kernel skips the
+                           blocks above the diagonal: ~5/8 of that work)
+      gbps, forward_gbps   nominal bytes read + written (each tensor once per
+                           pass, 4 bytes a float) per second; rmsnorm,
+                           swiglu, silu, rotary, embedding, cross_entropy,
+                           add, mul
+
+    With --config FILE: complete training steps (zeroGrad, grad_accum
+    micro-batches of forward and backward, grad norm and clip, optimizer
+    step) on random tokens. Fields: tokens_per_s, step_ms, model_gflops =
+    (6·parameters·tokens + attention) / step time, where parameters
+    include the embedding table (its lookup does no matmul, so this
+    overstates the arithmetic by 6·V·d·tokens) and attention =
+    layers × grad_accum × 3 × 2 × 2·B·H·T²·hd (full square); sgemm_gflops
+    (n = 1024, same run); ratio = model_gflops / sgemm_gflops; also
+    threads, parameters, optimizer, tokens_per_step, steps_timed,
+    forward_ms, backward_ms, grad_norm_ms, optimizer_ms, other_ms (phase
+    medians; other = zeroGrad and gaps) and model_gflop_per_step.
     """
 
     mutating func validate() throws {
@@ -122,6 +139,9 @@ struct BenchCommand: ParsableCommand {
         let run = try RunConfig.load(URL(fileURLWithPath: path))
         Parallel.setThreads(threads ?? run.int("threads"))
         let mc = try run.modelConfig()
+        do { _ = try OptimizerKind.named(run.string("optimizer")) } catch let e as OptimizerError {
+            throw ConfigError("\(path): \(e.description)")
+        }
         let warmups = quick ? 1 : 2
         let stepSettings = quick ? BenchSettings(warmups: 0, minRepetitions: 2, maxRepetitions: 2, budgetSeconds: 0)
                                  : BenchSettings(warmups: 0, minRepetitions: 5, maxRepetitions: 15, budgetSeconds: 8)
@@ -142,6 +162,7 @@ struct BenchCommand: ParsableCommand {
                 ("backward_ms", .number(f.backwardSeconds * 1e3)),
                 ("grad_norm_ms", .number(f.gradNormSeconds * 1e3)),
                 ("optimizer_ms", .number(f.optimizerSeconds * 1e3)),
+                ("other_ms", .number(f.otherSeconds * 1e3)),
                 ("tokens_per_s", .number(f.tokensPerSecond)),
                 ("model_gflop_per_step", .number(f.modelFlops / 1e9)),
                 ("model_gflops", .number(f.modelGflops)),
@@ -152,14 +173,13 @@ struct BenchCommand: ParsableCommand {
             return
         }
         print("batch \(f.batch) × seq_len \(f.seqLen) × grad_accum \(f.gradAccum) = \(f.tokensPerStep) tokens/step; optimizer \(f.optimizer); \(f.repetitions) timed steps after \(warmups) warm-up")
-        let rest = f.stepSeconds - f.forwardSeconds - f.backwardSeconds - f.gradNormSeconds - f.optimizerSeconds
         let rows: [(String, String)] = [
             ("step", ms(f.stepSeconds) + " ms"),
             ("  forward", ms(f.forwardSeconds) + " ms"),
             ("  backward", ms(f.backwardSeconds) + " ms"),
             ("  grad norm + clip", ms(f.gradNormSeconds) + " ms"),
             ("  optimizer step", ms(f.optimizerSeconds) + " ms"),
-            ("  zeroGrad, rest", ms(rest) + " ms (step median − phase medians)"),
+            ("  zeroGrad, other", ms(f.otherSeconds) + " ms"),
             ("tokens/s", fixed(f.tokensPerSecond, 0)),
             ("model GFLOP/s", fixed(f.modelGflops, 1) + " (" + fixed(f.modelFlops / 1e9, 2) + " GFLOP/step = 6·P·tokens + attention " + fixed(f.attentionFlops / 1e9, 2) + ", full square)"),
             ("sgemm 1024 GFLOP/s", fixed(f.sgemmGflops, 1) + " (same run)"),

@@ -15,9 +15,10 @@ public struct StepFigure: Sendable {
     /// Median seconds of a whole step (zeroGrad, all micro-batches, grad norm, clip, update).
     public let stepSeconds: Double
     /// Medians of the step's phases (forward and backward summed over its micro-batches;
-    /// gradNorm includes clipping). The rest of the step is zeroGrad.
+    /// gradNorm includes clipping; other is zeroGrad and the gaps between phases, taken per
+    /// step as the step time minus its phases).
     public let forwardSeconds: Double, backwardSeconds: Double
-    public let gradNormSeconds: Double, optimizerSeconds: Double
+    public let gradNormSeconds: Double, optimizerSeconds: Double, otherSeconds: Double
     /// Timed steps behind the medians.
     public let repetitions: Int
     /// 1024³ sgemm GFLOP/s measured in the same run, just before the steps.
@@ -36,7 +37,8 @@ public struct StepFigure: Sendable {
 /// Benchmarks complete optimizer steps of a run config without a data folder.
 ///
 /// Model FLOPs per step = 6 · P · tokens + attention, with P every parameter (the embedding
-/// table and lm_head included) and tokens = batch_size · seq_len · grad_accum: 2 FLOPs per
+/// table included, although its lookup multiplies nothing, so the figure overstates the
+/// arithmetic done by 6 · V · d · tokens; lm_head is a real product) and tokens = batch_size · seq_len · grad_accum: 2 FLOPs per
 /// weight and token forward, 4 backward. Attention adds, per micro-batch and layer, 3 × 2
 /// products of 2·B·H·T²·hd (Q·Kᵀ and P·V forward, twice that backward), counted over the full
 /// T×T square although the causal kernel skips the blocks above the diagonal.
@@ -118,6 +120,7 @@ public enum StepBenchmark {
                           batch: b, seqLen: t, gradAccum: accum, stepSeconds: total.median,
                           forwardSeconds: phases.map(\.forward).median, backwardSeconds: phases.map(\.backward).median,
                           gradNormSeconds: phases.map(\.norm).median, optimizerSeconds: phases.map(\.update).median,
+                          otherSeconds: phases.map { $0.total - $0.forward - $0.backward - $0.norm - $0.update }.median,
                           repetitions: total.count, sgemmGflops: sgemm,
                           modelFlops: f.model, attentionFlops: f.attention)
     }
