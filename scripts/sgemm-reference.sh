@@ -23,6 +23,7 @@ while [ $# -gt 0 ]; do
 done
 case "$threads$rounds" in *[!0-9]*) echo "sgemm-reference: --threads and --rounds take whole numbers" >&2; exit 2 ;; esac
 
+bash scripts/setup.sh   # packages (OpenBLAS, pkg-config) and the release build
 mkdir -p .build
 reference=.build/sgemm-reference
 if [ ! -x "$reference" ] || [ scripts/sgemm_reference.c -nt "$reference" ]; then
