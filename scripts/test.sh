@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: set-up (packages), then `swift test` in release, because the
 # numeric tests are unusably slow at -Onone. Release tests use only the public API.
+# Ends with a plain "N passed, N failed" line taken from XCTest's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SWIFT_TRAIN_SKIP_BUILD=1 bash scripts/setup.sh
 swift build -c release --build-tests
-swift test -c release --skip-build "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+swift test -c release --skip-build --disable-swift-testing "$@" 2>&1 | tee "$log" || status=$?
+summary=$(grep -E "Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -n 1 || true)
+if [ -n "$summary" ]; then
+  total=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")
+  failed=$(sed -E 's/.*with ([0-9]+) failures?.*/\1/' <<<"$summary")
+  echo "$((total - failed)) passed, $failed failed"
+fi
+exit "$status"

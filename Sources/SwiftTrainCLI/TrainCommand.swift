@@ -41,7 +41,7 @@ struct TrainCommand: ParsableCommand {
             trainer.printHeader()
             let summary = try trainer.run()
             print(TrainCommand.describe(summary))
-            if summary.interrupted { throw ExitCode(130) }
+            if summary.interrupted { throw ExitCode(128 + (Interrupt.signal ?? SIGINT)) }  // 130 for SIGINT, 143 for SIGTERM
         } catch let e as ConfigError {
             throw CLIError(e.description)
         }
