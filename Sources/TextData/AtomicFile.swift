@@ -8,7 +8,7 @@ import Glibc
 import Darwin
 #endif
 
-enum AtomicFile {
+public enum AtomicFile {
     /// A fully written and fsync'ed temporary file waiting to be renamed onto `path`.
     /// Several can be prepared and then committed together; `discard` deletes it.
     final class Pending {
@@ -30,12 +30,7 @@ enum AtomicFile {
                 throw failure(path, "cannot rename the finished file into place", code)
             }
             done = true
-            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-            let dirFD = open(directory, O_RDONLY | O_CLOEXEC)
-            if dirFD >= 0 {
-                _ = fsync(dirFD)
-                close(dirFD)
-            }
+            AtomicFile.syncFolder(URL(fileURLWithPath: path).deletingLastPathComponent().path)
         }
 
         /// Deletes the temporary file (no effect after commit).
@@ -48,8 +43,17 @@ enum AtomicFile {
         deinit { discard() }
     }
 
+    /// Syncs a folder's entry list to disk, so a rename inside it survives a crash.
+    public static func syncFolder(_ directory: String) {
+        let fd = open(directory, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 {
+            _ = fsync(fd)
+            close(fd)
+        }
+    }
+
     /// Writes `data` to `path` atomically.
-    static func write(_ data: Data, to path: String) throws {
+    public static func write(_ data: Data, to path: String) throws {
         try prepare(data, for: path).commit()
     }
 

@@ -7,6 +7,7 @@ import Foundation
 import LlamaModel
 import Optimizers
 import Tensors
+import TextData
 
 /// Everything besides tensors that a resumed run needs to continue bit-exactly.
 public struct TrainerState: Codable, Equatable {
@@ -45,19 +46,19 @@ public enum Checkpoint {
             try fm.createDirectory(at: tmp, withIntermediateDirectories: false)
             try SafeTensors.write(model.parameters.map { ($0.name, $0.tensor) },
                                   metadata: ["format": "pt"], to: tmp.appendingPathComponent("model.safetensors"))
-            try AtomicFile.write(try model.config.huggingFaceJSONData(), to: tmp.appendingPathComponent("config.json"))
+            try AtomicFile.write(try model.config.huggingFaceJSONData(), to: tmp.appendingPathComponent("config.json").path)
             try SafeTensors.write(optimizer.stateTensors(), metadata: ["optimizer": optimizer.name],
                                   to: tmp.appendingPathComponent("optimizer.safetensors"))
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try AtomicFile.write(try enc.encode(state), to: tmp.appendingPathComponent("trainer_state.json"))
+            try AtomicFile.write(try enc.encode(state), to: tmp.appendingPathComponent("trainer_state.json").path)
             if let tok = tokenizer, fm.fileExists(atPath: tok.path) {
                 try fm.copyItem(at: tok, to: tmp.appendingPathComponent("tokenizer.model"))
             }
-            AtomicFile.syncFolder(tmp)
+            AtomicFile.syncFolder(tmp.path)
             if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
             try fm.moveItem(at: tmp, to: final)
-            AtomicFile.syncFolder(dir)
+            AtomicFile.syncFolder(dir.path)
         } catch {
             try? fm.removeItem(at: tmp)
             throw ConfigError("\(final.path): saving the checkpoint failed (\(error)); the previous checkpoints are untouched")

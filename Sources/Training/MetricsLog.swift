@@ -3,6 +3,7 @@
 // per evaluation (step, val_loss, val_ppl). Each line is flushed as written, so a killed run
 // keeps every line it logged.
 import Foundation
+import TextData
 
 public final class MetricsLog {
     public let url: URL
@@ -22,9 +23,9 @@ public final class MetricsLog {
                 return s <= k
             }
             let body = kept.isEmpty ? "" : kept.joined(separator: "\n") + "\n"
-            try AtomicFile.write(Data(body.utf8), to: url)
+            try AtomicFile.write(Data(body.utf8), to: url.path)
         } else if keepThrough == nil {
-            try AtomicFile.write(Data(), to: url)
+            try AtomicFile.write(Data(), to: url.path)
         }
         guard let h = try? FileHandle(forWritingTo: url) else {
             throw ConfigError("\(url.path): cannot open the metrics log for writing; check that the out folder is writable")
