@@ -8,10 +8,12 @@ import Training
 
 final class TrainerTests: XCTestCase {
     func testResumedRunLogsBitIdenticalLosses() throws {
-        for optimizer in ["adamw", "sgd"] {
+        for variant in ["adamw", "sgd", "adamw-shuffled"] {
             let root = TrainerFixture.tempDir()
             defer { try? FileManager.default.removeItem(at: root) }
-            let extra = optimizer == "sgd" ? ["momentum": "0.9", "lr": "0.05"] : [:]
+            let optimizer = variant == "sgd" ? "sgd" : "adamw"
+            let extra = variant == "sgd" ? ["momentum": "0.9", "lr": "0.05"]
+                : variant == "adamw-shuffled" ? ["shuffle": "true"] : [:]
             let straight = root.appendingPathComponent("straight")
             _ = try Trainer(config: TrainerFixture.config(out: straight, steps: 8, optimizer: optimizer, extra: extra)).run()
 
@@ -26,7 +28,7 @@ final class TrainerTests: XCTestCase {
             let a = try TrainerFixture.losses(straight), b = try TrainerFixture.losses(split)
             XCTAssertEqual(a.map(\.0), Array(1...8))
             XCTAssertEqual(b.map(\.0), Array(1...8), "resume appends steps 5…8 to the same metrics.jsonl")
-            for (x, y) in zip(a, b) { XCTAssertEqual(x.1, y.1, "\(optimizer) step \(x.0): \(x.1) vs \(y.1)") }
+            for (x, y) in zip(a, b) { XCTAssertEqual(x.1, y.1, "\(variant) step \(x.0): \(x.1) vs \(y.1)") }
         }
     }
 
@@ -95,6 +97,29 @@ final class TrainerTests: XCTestCase {
         try c.set("model", text: small.path)
         XCTAssertThrowsError(try Trainer(config: c)) { e in
             XCTAssertTrue("\(e)".contains("vocab_size 100 is smaller than the tokenizer's"), "\(e)")
+        }
+    }
+
+    func testInitFromLoadsWeightsExactlyAndReportsMismatches() throws {
+        let root = TrainerFixture.tempDir()
+        defer { try? FileManager.default.removeItem(at: root) }
+        var c = try TrainerFixture.config(out: root.appendingPathComponent("run"), steps: 1)
+        let source = Llama(config: try c.modelConfig(), seed: 99)
+        let file = root.appendingPathComponent("init.safetensors")
+        try SafeTensors.write(source.parameters.map { ($0.name, $0.tensor) }, to: file)
+        try c.set("init_from", text: file.path)
+        let trainer = try Trainer(config: c)
+        for (p, q) in zip(trainer.model.parameters, source.parameters) { XCTAssertEqual(p.tensor.array, q.tensor.array, p.name) }
+
+        // A file missing a tensor and with a wrong shape: the error lists both.
+        let partial = source.parameters.dropFirst().map { p -> (name: String, tensor: Tensor) in
+            p.name == "lm_head.weight" ? (p.name, Tensor.zeros([3, 3])) : (p.name, p.tensor)
+        }
+        try SafeTensors.write(partial, to: file)
+        XCTAssertThrowsError(try Trainer(config: c)) { e in
+            let m = "\(e)"
+            XCTAssertTrue(m.contains("missing model.embed_tokens.weight"), m)
+            XCTAssertTrue(m.contains("lm_head.weight: shape [3, 3] in the file"), m)
         }
     }
 }
