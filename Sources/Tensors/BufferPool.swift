@@ -9,8 +9,6 @@ public final class BufferPool: @unchecked Sendable {
 
     private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
     private var lock = pthread_mutex_t()
-    /// Bytes currently handed out plus bytes parked in the free lists.
-    public private(set) var reservedBytes = 0
 
     private init() { pthread_mutex_init(&lock, nil) }
 
@@ -23,7 +21,6 @@ public final class BufferPool: @unchecked Sendable {
             pthread_mutex_unlock(&lock)
             return p
         }
-        reservedBytes += n * 4
         pthread_mutex_unlock(&lock)
         var raw: UnsafeMutableRawPointer?
         guard posix_memalign(&raw, 64, n * MemoryLayout<Float>.stride) == 0, let raw else {
@@ -37,17 +34,6 @@ public final class BufferPool: @unchecked Sendable {
         let n = max(count, 1)
         pthread_mutex_lock(&lock)
         free[n, default: []].append(p)
-        pthread_mutex_unlock(&lock)
-    }
-
-    /// Returns every parked buffer to the system (for example after a run with other shapes).
-    public func trim() {
-        pthread_mutex_lock(&lock)
-        for (n, list) in free {
-            for p in list { Foundation.free(p) }
-            reservedBytes -= n * 4 * list.count
-        }
-        free.removeAll()
         pthread_mutex_unlock(&lock)
     }
 }

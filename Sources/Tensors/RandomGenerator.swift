@@ -1,5 +1,5 @@
 // RandomGenerator: one seeded, counter-based generator for everything random in a run
-// (initialisation, projections, perturbations, shuffles). Its whole state is (seed, counter),
+// (initialisation, projections, perturbations, sampling). Its whole state is (seed, counter),
 // so a checkpoint stores two integers and a replay is exact. Each draw hashes the counter
 // with SplitMix64's finaliser (Steele, Lea & Flood 2014); normals use Box–Muller.
 
@@ -60,16 +60,6 @@ public struct RandomGenerator: Codable, Equatable, Sendable {
             if i + 1 < n { out[i + 1] = mean + std * Float(r * _sin(a)) }
             i += 2
         }
-    }
-
-    /// A uniformly random permutation of 0..<n (Fisher–Yates).
-    public mutating func permutation(_ n: Int) -> [Int] {
-        var p = Array(0..<n)
-        if n < 2 { return p }
-        for i in stride(from: n - 1, to: 0, by: -1) {
-            p.swapAt(i, int(below: i + 1))
-        }
-        return p
     }
 }
 

@@ -38,10 +38,4 @@ extension Tensor {
             for i in r { p.p[i] *= s }
         }
     }
-
-    /// Whether every element is finite.
-    public var allFinite: Bool {
-        for i in 0..<count where !pointer[i].isFinite { return false }
-        return true
-    }
 }

@@ -25,12 +25,24 @@ public struct TrainingData {
             throw ConfigError("model vocab_size \(model.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabSize) pieces (\(tokenizerURL.path)); set \"vocab_size\": \(tokenizer.vocabSize) in the model config")
         }
         let trainShard = try TokenShard(path: folder.appendingPathComponent("train.bin").path)
+        try TrainingData.checkIDs(trainShard, vocab: model.vocabSize)
         train = try Batcher(shard: trainShard, batchSize: batch, sequenceLength: seqLen, shuffleSeed: shuffleSeed)
         let valURL = folder.appendingPathComponent("val.bin")
         if fm.fileExists(atPath: valURL.path) {
-            val = try Batcher(shard: try TokenShard(path: valURL.path), batchSize: batch, sequenceLength: seqLen, shuffleSeed: nil)
+            let valShard = try TokenShard(path: valURL.path)
+            try TrainingData.checkIDs(valShard, vocab: model.vocabSize)
+            val = try Batcher(shard: valShard, batchSize: batch, sequenceLength: seqLen, shuffleSeed: nil)
         } else {
             val = nil
+        }
+    }
+
+    /// Every token id must index the embedding; a shard made with another tokenizer may not.
+    static func checkIDs(_ shard: TokenShard, vocab: Int) throws {
+        var largest: UInt16 = 0
+        for t in shard.rawTokens where t > largest { largest = t }
+        if Int(largest) >= vocab {
+            throw ConfigError("\(shard.path) holds token id \(largest), but the model's vocab_size is \(vocab); the shard was made with a larger tokenizer — re-run `swift-train prepare` or raise vocab_size")
         }
     }
 }

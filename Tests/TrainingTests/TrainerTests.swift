@@ -4,6 +4,7 @@ import Foundation
 import XCTest
 import LlamaModel
 import Tensors
+import TextData
 import Training
 
 final class TrainerTests: XCTestCase {
@@ -120,6 +121,21 @@ final class TrainerTests: XCTestCase {
             let m = "\(e)"
             XCTAssertTrue(m.contains("missing model.embed_tokens.weight"), m)
             XCTAssertTrue(m.contains("lm_head.weight: shape [3, 3] in the file"), m)
+        }
+    }
+
+    func testShardWithIDsBeyondTheVocabularyIsAnError() throws {
+        let root = TrainerFixture.tempDir()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = root.appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: TrainerFixture.dataFolder.appendingPathComponent("tokenizer.model"),
+                                         to: data.appendingPathComponent("tokenizer.model"))
+        try TokenShard.write((0..<500).map { $0 % 400 }, to: data.appendingPathComponent("train.bin").path)
+        var c = try TrainerFixture.config(out: root.appendingPathComponent("run"), steps: 1)
+        try c.set("data", text: data.path)
+        XCTAssertThrowsError(try Trainer(config: c)) { e in
+            XCTAssertTrue("\(e)".contains("holds token id 399, but the model's vocab_size is 320"), "\(e)")
         }
     }
 }
