@@ -32,6 +32,9 @@ struct SampleCommand: ParsableCommand {
             let dir = try Checkpoint.resolve(URL(fileURLWithPath: checkpoint))
             let model = try Checkpoint.loadModel(dir)
             let tok = try Tokenizer(path: tokenizer ?? dir.appendingPathComponent("tokenizer.model").path)
+            guard tok.vocabSize <= model.config.vocabSize else {
+                throw ConfigError("the tokenizer has \(tok.vocabSize) pieces but the model's vocab_size is \(model.config.vocabSize); use the tokenizer the model was trained with")
+            }
             var ids = try tok.encode(prompt)
             if ids.isEmpty { ids = [tok.bosID >= 0 ? tok.bosID : 0] }
             var sampler = Sampler(model: model, temperature: temperature, topK: topK, seed: seed)
