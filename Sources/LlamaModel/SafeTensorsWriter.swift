@@ -50,14 +50,14 @@ extension SafeTensors {
         var json = "{"
         var parts: [String] = []
         if !metadata.isEmpty {
-            let pairs = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
-            parts.append("\(jsonString(metadataKey)):{\(pairs.joined(separator: ","))}")
+            let pairs = metadata.keys.sorted().map { "\(JSONValue.quoted($0)):\(JSONValue.quoted(metadata[$0]!))" }
+            parts.append("\(JSONValue.quoted(metadataKey)):{\(pairs.joined(separator: ","))}")
         }
         var offset = 0
         for (name, shape, count) in tensors {
             let end = offset + count * 4
             let dims = shape.map(String.init).joined(separator: ",")
-            parts.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(end)]}")
+            parts.append("\(JSONValue.quoted(name)):{\"dtype\":\"F32\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
         json += parts.joined(separator: ",") + "}"
@@ -66,26 +66,6 @@ extension SafeTensors {
         var length = UInt64(text.count).littleEndian
         let lengthBytes = withUnsafeBytes(of: &length) { Array($0) }
         return lengthBytes + text
-    }
-
-    /// `s` as a JSON string literal: quotes, backslashes and control characters escaped,
-    /// everything else kept as UTF-8.
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     /// Writes all `count` bytes at `bytes` to `fd`, retrying short writes and EINTR.

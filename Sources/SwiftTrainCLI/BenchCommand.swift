@@ -205,23 +205,9 @@ enum JSONOut {
         switch self {
         case .int(let i): return String(i)
         case .number(let d): return d.isFinite ? String(format: "%.6g", d) : "null"
-        case .string(let s): return JSONOut.quote(s)
+        case .string(let s): return JSONValue.quoted(s)
         case .object(let fields):
-            return "{" + fields.map { JSONOut.quote($0.0) + ": " + $0.1.text }.joined(separator: ", ") + "}"
+            return "{" + fields.map { JSONValue.quoted($0.0) + ": " + $0.1.text }.joined(separator: ", ") + "}"
         }
-    }
-
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default:
-                if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
-            }
-        }
-        return out + "\""
     }
 }

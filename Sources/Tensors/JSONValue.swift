@@ -58,6 +58,26 @@ public enum JSONValue: Equatable, Sendable {
         }
     }
 
+    /// `s` as a JSON string literal: quotes, backslashes and control characters escaped,
+    /// everything else kept as UTF-8 (for writers that must fix the order of keys).
+    public static func quoted(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
     /// Foundation objects (for JSONSerialization output).
     public var foundationObject: Any {
         switch self {

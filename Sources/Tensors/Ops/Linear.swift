@@ -16,9 +16,10 @@ public func linear(_ x: Tensor, _ w: Tensor) -> Tensor {
         Tape.push {
             guard let dy = y.grad else { return }
             defer { y.grad = nil }  // an intermediate's gradient is dead once propagated
-            if x.requiresGrad {  // dx[N, in] += dy[N, out] · W[out, in]
+            if x.requiresGrad {  // dx[N, in] (+)= dy[N, out] · W[out, in]; a fresh buffer is overwritten
+                let (dx, accumulate) = x.gradientDestination()
                 BLAS.sgemm(m: n, n: inF, k: outF, a: dy.pointer, lda: outF,
-                           b: w.pointer, ldb: inF, beta: 1, c: x.ensureGrad().pointer, ldc: inF)
+                           b: w.pointer, ldb: inF, beta: accumulate ? 1 : 0, c: dx.pointer, ldc: inF)
             }
             if w.requiresGrad {  // dW[out, in] += dyᵀ[out, N] · x[N, in]
                 BLAS.sgemm(transA: true, m: outF, n: inF, k: n, a: dy.pointer, lda: outF,
