@@ -38,7 +38,7 @@ public final class Llama {
             precondition(t.shape == shape, "\(name): made \(t.shape), expected \(shape)")
             t.requiresGrad = true
             t.name = name
-            params.append(Parameter(name: name, role: role, layer: layer, tensor: t, heads: config.numAttentionHeads))
+            params.append(Parameter(name: name, role: role, layer: layer, tensor: t))
             return t
         }
         embed = param("model.embed_tokens.weight", [v, d], .embedding, nil)

@@ -26,15 +26,12 @@ public struct Parameter {
     /// Transformer block index, nil for embedding, final norm and head.
     public let layer: Int?
     public let tensor: Tensor
-    /// Number of attention heads of the model (Adam-mini partitions Q and K by head).
-    public let heads: Int
 
-    public init(name: String, role: ParameterRole, layer: Int?, tensor: Tensor, heads: Int) {
+    public init(name: String, role: ParameterRole, layer: Int?, tensor: Tensor) {
         self.name = name
         self.role = role
         self.layer = layer
         self.tensor = tensor
-        self.heads = heads
     }
 
     public var shape: [Int] { tensor.shape }

@@ -4,20 +4,23 @@
 import Foundation
 import Tensors
 
-/// Reads and writes `.safetensors` files. Writing is F32 only; reading accepts F32, F16 and
-/// BF16 and converts every tensor to F32.
+/// Reads and writes `.safetensors` files. Writing is F32 and U8; reading accepts F32, F16,
+/// BF16 (converted to F32) and U8 (read as bytes, or as F32 values 0…255).
 public enum SafeTensors {
     /// Element types this implementation reads, with their names in the header.
     public enum DType: String, CaseIterable, Sendable {
         case f32 = "F32"
         case f16 = "F16"
         case bf16 = "BF16"
+        /// Unsigned bytes: optimizer state codes (8-bit block-wise state).
+        case u8 = "U8"
 
         /// Bytes per element.
         public var byteSize: Int {
             switch self {
             case .f32: return 4
             case .f16, .bf16: return 2
+            case .u8: return 1
             }
         }
     }

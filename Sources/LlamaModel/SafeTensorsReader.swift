@@ -82,8 +82,23 @@ public final class SafeTensorsFile {
             for j in 0..<n {
                 out[j] = SafeTensors.float(fromBFloat16Bits: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * j, as: UInt16.self)))
             }
+        case .u8:
+            for j in 0..<n { out[j] = Float(source.load(fromByteOffset: j, as: UInt8.self)) }
         }
         return t
+    }
+
+    /// The bytes of the U8 tensor `name`; throws if it is absent or of another dtype.
+    public func bytes(named name: String) throws -> [UInt8] {
+        guard let i = entryIndex[name] else {
+            throw SafeTensorsError.tensorNotFound(file: url.path, name: name)
+        }
+        let e = entries[i]
+        guard e.dtype == .u8 else {
+            throw SafeTensorsError.unsupportedDType(file: url.path, name: name, dtype: e.dtype.rawValue + " (U8 expected)")
+        }
+        let source = UnsafeRawPointer(mapping.base) + dataStart + e.byteRange.lowerBound
+        return Array(UnsafeRawBufferPointer(start: source, count: e.count))
     }
 
     /// Every tensor, converted to F32, in header order.

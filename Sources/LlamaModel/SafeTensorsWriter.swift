@@ -15,38 +15,77 @@ private func posixOpen(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 
 #endif
 
 extension SafeTensors {
+    /// One tensor's data for `write(entries:)`: F32 values, or raw bytes written as U8.
+    public enum Payload {
+        case f32(Tensor)
+        case u8(shape: [Int], bytes: UnsafeRawBufferPointer)
+
+        var shape: [Int] {
+            switch self {
+            case .f32(let t): return t.shape
+            case .u8(let shape, _): return shape
+            }
+        }
+        var dtype: DType {
+            switch self {
+            case .f32: return .f32
+            case .u8: return .u8
+            }
+        }
+        var byteCount: Int {
+            switch self {
+            case .f32(let t): return t.count * 4
+            case .u8(_, let b): return b.count
+            }
+        }
+    }
+
     /// Writes `tensors` (F32, little-endian, in the given order) and `metadata` to `url`.
     /// The file appears whole or not at all: a temporary file in the same directory is
     /// written, synced and renamed over `url`. Throws `SafeTensorsError` naming the file.
     public static func write(_ tensors: [(name: String, tensor: Tensor)],
                              metadata: [String: String] = [:], to url: URL) throws {
+        try write(entries: tensors.map { ($0.name, Payload.f32($0.tensor)) }, metadata: metadata, to: url)
+    }
+
+    /// Writes F32 and U8 entries in the given order, atomically, as `write(_:metadata:to:)`.
+    public static func write(entries: [(name: String, payload: Payload)],
+                             metadata: [String: String] = [:], to url: URL) throws {
         let file = url.path
         var seen = Set<String>()
-        for (name, _) in tensors {
+        for (name, payload) in entries {
             if name == metadataKey {
                 throw SafeTensorsError.invalidTensorName(file: file, name: name, reason: "\"\(metadataKey)\" is reserved for metadata")
             }
             if !seen.insert(name).inserted {
                 throw SafeTensorsError.invalidTensorName(file: file, name: name, reason: "the name is given twice")
             }
+            if case .u8(let shape, let bytes) = payload, shape.reduce(1, *) != bytes.count {
+                throw SafeTensorsError.invalidTensorName(file: file, name: name, reason: "\(bytes.count) bytes for shape \(shape)")
+            }
         }
-        let header = headerBytes(tensors.map { ($0.name, $0.tensor.shape, $0.tensor.count) }, metadata: metadata)
+        let header = headerBytes(entries.map { ($0.name, $0.payload.dtype, $0.payload.shape, $0.payload.byteCount) }, metadata: metadata)
         try writeAtomically(to: url) { fd in
             try header.withUnsafeBytes { try writeAll(fd, $0.baseAddress!, $0.count, file: file) }
-            for (_, tensor) in tensors where tensor.count > 0 {
-                #if _endian(little)
-                try writeAll(fd, UnsafeRawPointer(tensor.pointer), tensor.count * 4, file: file)
-                #else
-                let bits = (0..<tensor.count).map { tensor.pointer[$0].bitPattern.littleEndian }
-                try bits.withUnsafeBytes { try writeAll(fd, $0.baseAddress!, $0.count, file: file) }
-                #endif
+            for (_, payload) in entries where payload.byteCount > 0 {
+                switch payload {
+                case .u8(_, let bytes):
+                    try writeAll(fd, bytes.baseAddress!, bytes.count, file: file)
+                case .f32(let tensor):
+                    #if _endian(little)
+                    try writeAll(fd, UnsafeRawPointer(tensor.pointer), tensor.count * 4, file: file)
+                    #else
+                    let bits = (0..<tensor.count).map { tensor.pointer[$0].bitPattern.littleEndian }
+                    try bits.withUnsafeBytes { try writeAll(fd, $0.baseAddress!, $0.count, file: file) }
+                    #endif
+                }
             }
         }
     }
 
-    /// The length field and JSON header for F32 tensors `(name, shape, count)`, padded with
-    /// spaces so that 8 + header length is a multiple of 8.
-    static func headerBytes(_ tensors: [(String, [Int], Int)], metadata: [String: String]) -> [UInt8] {
+    /// The length field and JSON header for tensors `(name, dtype, shape, byteCount)`, padded
+    /// with spaces so that 8 + header length is a multiple of 8.
+    static func headerBytes(_ tensors: [(String, DType, [Int], Int)], metadata: [String: String]) -> [UInt8] {
         var json = "{"
         var parts: [String] = []
         if !metadata.isEmpty {
@@ -54,10 +93,10 @@ extension SafeTensors {
             parts.append("\(JSONValue.quoted(metadataKey)):{\(pairs.joined(separator: ","))}")
         }
         var offset = 0
-        for (name, shape, count) in tensors {
-            let end = offset + count * 4
+        for (name, dtype, shape, bytes) in tensors {
+            let end = offset + bytes
             let dims = shape.map(String.init).joined(separator: ",")
-            parts.append("\(JSONValue.quoted(name)):{\"dtype\":\"F32\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(end)]}")
+            parts.append("\(JSONValue.quoted(name)):{\"dtype\":\"\(dtype.rawValue)\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
         json += parts.joined(separator: ",") + "}"

@@ -1,58 +1,101 @@
-// Optimizer: routes every named parameter to its update rule (the plan) and owns their
-// states; one `step` applies them all at the trainer's step clock. Its state enumerates
-// as named buffers and scalars, which gives the exact state-byte count and checkpointing
-// for every optimizer without optimizer-specific code (the innerState idea of mlx-swift).
+// Optimizer: a plan (groups of parameters, each with a rule, lr scale and weight decay) and
+// the state of every parameter. One `step` runs every rule at the trainer's step clock:
+// the rule computes a direction, the shared ApplyUpdate writes the weight. The state
+// enumerates as named, typed buffers ("<parameter>/<key>"), which gives the exact state-byte
+// count, checkpointing under each buffer's own dtype, and a restore that checks every buffer.
 import LlamaModel
 import Tensors
 
 public final class Optimizer {
     public struct Assignment {
         public let parameter: Parameter
-        public let rule: UpdateRule
+        public let info: ParameterInfo
+        /// Index into `groups`.
+        public let group: Int
         public let state: RuleState
-        /// Name of the group in the start-up plan, e.g. "low-rank" or "adamw".
-        public let group: String
     }
 
     /// The optimizer's name as given in the run config.
     public let name: String
+    /// Bits per moment value (32, or 8 for block-wise state); recorded in checkpoints.
+    public let stateBits: Int
+    public let groups: [ParameterGroup]
     public let assignments: [Assignment]
+    /// What the rules reported during the last step.
+    public let metrics = OptimizerMetrics()
 
-    public init(name: String, assignments: [Assignment]) {
+    /// Builds the state of every parameter of `groups`. `modelParameters` fixes each
+    /// parameter's index; each must belong to exactly one group.
+    public init(name: String, groups: [ParameterGroup], modelParameters: [Parameter], stateBits: Int = 32) throws {
         self.name = name
-        self.assignments = assignments
+        self.groups = groups
+        self.stateBits = stateBits
+        var index: [String: Int] = [:]
+        for (i, p) in modelParameters.enumerated() { index[p.name] = i }
+        var seen = Set<String>()
+        var list: [Assignment] = []
+        for (gi, g) in groups.enumerated() {
+            for p in g.parameters {
+                guard seen.insert(p.name).inserted else { throw OptimizerError("plan of \(name): \(p.name) is in two groups") }
+                let info = ParameterInfo(name: p.name, index: index[p.name] ?? list.count, role: p.role, shape: p.shape, layer: p.layer)
+                let state = RuleState()
+                try g.rule.makeState(for: info, state: state)
+                list.append(Assignment(parameter: p, info: info, group: gi, state: state))
+            }
+        }
+        let missing = modelParameters.map(\.name).filter { !seen.contains($0) }
+        if !missing.isEmpty { throw OptimizerError("plan of \(name) leaves out \(missing.joined(separator: ", "))") }
+        list.sort { $0.info.index < $1.info.index }
+        assignments = list
     }
 
-    /// Applies one update to every parameter that has a gradient.
-    public func step(context: StepContext) {
+    /// Applies one update to every parameter that has a gradient, at global step `step`
+    /// (1-based) with scheduled lr `lr`. Throws an error naming the step and parameter when a
+    /// rule fails or produces a non-finite direction; weights already written stay written.
+    public func step(_ step: Int, lr: Double, seed: UInt64) throws {
+        metrics.reset()
         for a in assignments {
             guard let g = a.parameter.tensor.grad else { continue }
-            a.rule.update(parameter: a.parameter.tensor, grad: g, state: a.state, context: context)
+            let group = groups[a.group]
+            let groupLR = lr * group.lrScale
+            let context = RuleContext(parameter: a.info, step: step, lr: groupLR, seed: seed, metrics: metrics)
+            let d = Tensor(uninitializedShape: a.parameter.shape)
+            let scale: StepScale
+            do {
+                scale = try group.rule.direction(grad: g, parameter: a.parameter.tensor, state: a.state, into: d, context: context)
+            } catch let e as OptimizerError {
+                throw OptimizerError("step \(step), \(a.info.name): \(e.description)")
+            } catch {
+                throw OptimizerError("step \(step), \(a.info.name): \(error)")
+            }
+            guard ApplyUpdate.allFinite(d) else {
+                throw OptimizerError("step \(step), \(a.info.name): the \(name) update is not finite (its state has overflowed); lower --lr or set --grad-clip, and resume from the last checkpoint")
+            }
+            let stepSize = scale.absoluteStep ?? groupLR * scale.lrFactor
+            let decay = group.weightDecay * (scale.decayRate ?? groupLR)
+            ApplyUpdate.apply(theta: a.parameter.tensor, direction: d, step: Float(stepSize), decay: Float(decay),
+                              placement: group.decayPlacement)
         }
     }
 
-    /// Bytes of optimizer state actually held now.
+    /// Bytes of optimizer state held now (real bytes of every buffer, of any dtype).
     public var stateBytes: Int { assignments.reduce(0) { $0 + $1.state.stateBytes } }
 
-    /// Bytes the memory formulas give for this plan once every parameter has been updated.
+    /// Bytes the memory formulas give for this plan.
     public var stateBytesFormula: Int {
-        assignments.reduce(0) { $0 + $1.rule.stateBytesFormula(shape: $1.parameter.shape) }
+        assignments.reduce(0) { $0 + groups[$1.group].rule.stateBytesFormula(for: $1.info) }
     }
 
-    /// The parameter → rule mapping, one line per group of identical rules, for the start-up print.
+    /// The plan, one block per group: rule, lr scale, weight decay, members.
     public var planDescription: String {
-        var order: [String] = []
-        var members: [String: [Assignment]] = [:]
-        for a in assignments {
-            let key = a.group + ": " + a.rule.summary
-            if members[key] == nil { order.append(key) }
-            members[key, default: []].append(a)
-        }
-        return order.map { key in
-            let list = members[key]!
-            let count = list.reduce(0) { $0 + $1.parameter.tensor.count }
-            let roles = Set(list.map { $0.parameter.role.rawValue }).sorted().joined(separator: ", ")
-            return "  \(key)\n    \(list.count) tensors, \(count) values (\(roles))"
+        groups.enumerated().map { gi, g in
+            let members = assignments.filter { $0.group == gi }
+            let values = members.reduce(0) { $0 + $1.info.count }
+            let bytes = members.reduce(0) { $0 + $1.state.stateBytes }
+            let roles = Set(members.map { $0.info.role.rawValue }).sorted().joined(separator: ", ")
+            let lr = g.lrScale == 1 ? "lr" : "lr × \(g.lrScale)"
+            return "  \(g.name): \(g.rule.summary); \(lr), weight decay \(g.weightDecay) (\(g.decayPlacement.rawValue) the step)\n" +
+                "    \(members.count) tensors, \(values) values (\(roles)); state \(bytes) bytes"
         }.joined(separator: "\n")
     }
 
@@ -66,9 +109,9 @@ public final class Optimizer {
     }
 
     /// Every state buffer, named "<parameter name>/<state key>", in a stable order.
-    public func stateTensors() -> [(name: String, tensor: Tensor)] {
+    public func stateBuffers() -> [(name: String, buffer: StateBuffer)] {
         assignments.flatMap { a in
-            a.state.tensors.keys.sorted().map { (a.parameter.name + "/" + $0, a.state.tensors[$0]!) }
+            a.state.buffers.keys.sorted().map { (a.info.name + "/" + $0, a.state.buffers[$0]!) }
         }
     }
 
@@ -76,38 +119,58 @@ public final class Optimizer {
     public func stateScalars() -> [String: ScalarState] {
         var out: [String: ScalarState] = [:]
         for a in assignments where !(a.state.scalars.isEmpty && a.state.integers.isEmpty) {
-            out[a.parameter.name] = ScalarState(scalars: a.state.scalars,
-                                                integers: a.state.integers.mapValues { String($0) })
+            out[a.info.name] = ScalarState(scalars: a.state.scalars, integers: a.state.integers.mapValues { String($0) })
         }
         return out
     }
 
-    /// Replaces every state with the saved one. `tensors` maps "<parameter>/<key>" to buffers.
-    public func restoreState(tensors: [String: Tensor], scalars: [String: ScalarState]) throws {
-        let byName = Dictionary(uniqueKeysWithValues: assignments.map { ($0.parameter.name, $0) })
+    /// Metadata that identifies this optimizer's state layout in optimizer.safetensors.
+    public var stateMetadata: [String: String] { ["optimizer": name, "state_bits": String(stateBits)] }
+
+    /// Replaces every state with the saved one, after checking that it is this optimizer's
+    /// (name, state bits), that every buffer the plan holds is present with its dtype and
+    /// shape, that nothing else is, and that every scalar is there. Errors name the buffer.
+    public func restoreState(buffers saved: [String: SavedBuffer], metadata: [String: String],
+                             scalars: [String: ScalarState]) throws {
+        if let n = metadata["optimizer"], n != name {
+            throw OptimizerError("the checkpoint's optimizer state is for \"\(n)\", this run uses \"\(name)\"; resume with the checkpoint's optimizer or start a new run")
+        }
+        if let b = metadata["state_bits"], b != String(stateBits) {
+            throw OptimizerError("the checkpoint's optimizer state has state_bits \(b), this run uses \(stateBits); resume with the same state_bits")
+        }
+        var expected: [String: StateBuffer] = [:]
+        for (n, b) in stateBuffers() { expected[n] = b }
+        for n in expected.keys.sorted() {
+            let want = expected[n]!
+            guard let got = saved[n] else {
+                throw OptimizerError("optimizer state buffer \"\(n)\" (\(want.dtype) \(want.shape)) is missing from the checkpoint; it was written by another optimizer or plan, or is damaged")
+            }
+            if got.dtype != want.dtype || got.shape != want.shape {
+                throw OptimizerError("optimizer state buffer \"\(n)\" is \(got.dtype) \(got.shape) in the checkpoint, the plan expects \(want.dtype) \(want.shape)")
+            }
+        }
+        if let extra = saved.keys.sorted().first(where: { expected[$0] == nil }) {
+            throw OptimizerError("optimizer state buffer \"\(extra)\" in the checkpoint is not part of this \(name) plan; the checkpoint was written by another optimizer or plan")
+        }
         for a in assignments {
-            a.state.tensors.removeAll()
-            a.state.scalars.removeAll()
-            a.state.integers.removeAll()
+            let declared = a.state.scalars.keys.sorted()
+            let given = scalars[a.info.name]
+            for k in declared where given?.scalars[k] == nil {
+                throw OptimizerError("optimizer scalar \"\(a.info.name)/\(k)\" is missing from the checkpoint's trainer_state.json")
+            }
+            for k in a.state.integers.keys.sorted() where given?.integers[k] == nil {
+                throw OptimizerError("optimizer integer \"\(a.info.name)/\(k)\" is missing from the checkpoint's trainer_state.json")
+            }
         }
-        for (key, t) in tensors {
-            guard let slash = key.lastIndex(of: "/") else {
-                throw OptimizerError("optimizer state entry \"\(key)\" is not of the form <parameter>/<state>")
-            }
-            let pname = String(key[..<slash]), skey = String(key[key.index(after: slash)...])
-            guard let a = byName[pname] else {
-                throw OptimizerError("optimizer state names parameter \"\(pname)\", which the model does not have")
-            }
-            a.state.tensors[skey] = t
-        }
-        for (pname, s) in scalars {
-            guard let a = byName[pname] else {
-                throw OptimizerError("optimizer state names parameter \"\(pname)\", which the model does not have")
-            }
-            a.state.scalars = s.scalars
-            for (k, v) in s.integers {
-                guard let u = UInt64(v) else { throw OptimizerError("optimizer state \(pname)/\(k): \"\(v)\" is not an unsigned integer") }
-                a.state.integers[k] = u
+        // Everything checked: now load.
+        for a in assignments {
+            for key in a.state.buffers.keys { a.state.load(key, from: saved[a.info.name + "/" + key]!) }
+            if let s = scalars[a.info.name] {
+                for (k, v) in s.scalars { a.state.scalars[k] = v }
+                for (k, v) in s.integers {
+                    guard let u = UInt64(v) else { throw OptimizerError("optimizer state \(a.info.name)/\(k): \"\(v)\" is not an unsigned integer") }
+                    a.state.integers[k] = u
+                }
             }
         }
     }

@@ -1,63 +1,85 @@
-// UpdateRule: the per-parameter half of an optimizer (how one matrix or vector is updated
-// and what state it holds), kept apart from the plan that assigns rules to parameters.
-// State lives in a RuleState of named Float32 buffers and named scalars, so every
-// optimizer's state can be counted exactly and checkpointed without per-optimizer code.
+// UpdateRule: the per-parameter half of an optimizer. A rule computes an update *direction*
+// d from the gradient and its state; the shared `ApplyUpdate` then writes the weight:
+//   θ ← θ·(1 − decayStep·λ) − step·d   (decay of the old weight, or after the step),
+// with step = η·lrFactor unless the rule gives an absolute step. Keeping "what direction"
+// apart from "how θ is written" is what lets `Cautious` wrap any momentum rule, and makes
+// C-AdamW with an all-true mask the very same code as AdamW.
 import LlamaModel
 import Tensors
 
-/// The persistent optimizer state of one parameter: named buffers (moments, projectors,
-/// factored statistics) and named scalars (update count, limiter norms, seeds).
-public final class RuleState {
-    /// Float32 buffers, counted in `stateBytes` and saved in checkpoints.
-    public var tensors: [String: Tensor] = [:]
-    /// Scalars, saved exactly (Doubles; integers up to 2^53 are exact).
-    public var scalars: [String: Double] = [:]
-    /// 64-bit integers such as projection seeds, saved exactly.
-    public var integers: [String: UInt64] = [:]
+/// What a rule knows about the parameter it updates.
+public struct ParameterInfo: Sendable {
+    public let name: String
+    /// Position in the model's parameter list (stable; keys seeded draws).
+    public let index: Int
+    public let role: ParameterRole
+    public let shape: [Int]
+    public let layer: Int?
 
-    public init() {}
-
-    /// The buffer `key`, created as zeros of `shape` when absent.
-    public func tensor(_ key: String, shape: [Int]) -> Tensor {
-        if let t = tensors[key] {
-            precondition(t.shape == shape, "state \(key) has shape \(t.shape), expected \(shape)")
-            return t
-        }
-        let t = Tensor.zeros(shape)
-        tensors[key] = t
-        return t
+    public init(name: String, index: Int, role: ParameterRole, shape: [Int], layer: Int? = nil) {
+        self.name = name
+        self.index = index
+        self.role = role
+        self.shape = shape
+        self.layer = layer
     }
 
-    /// Bytes of persistent Float32 state (scalars are not counted, as in the memory formulas).
-    public var stateBytes: Int { tensors.values.reduce(0) { $0 + $1.count * 4 } }
+    public var count: Int { shape.reduce(1, *) }
+    /// Rows and columns of the [out, in] matrix view (a vector is one row).
+    public var rows: Int { shape.count >= 2 ? shape[0] : 1 }
+    public var cols: Int { shape.count >= 2 ? count / max(shape[0], 1) : count }
+    public var isMatrix: Bool { shape.count >= 2 }
+}
 
-    /// Number of updates this state has received (the `t` of bias corrections).
-    public var updates: Int {
-        get { Int(scalars["step"] ?? 0) }
-        set { scalars["step"] = Double(newValue) }
+/// Everything a rule may read besides the gradient and its own state.
+public struct RuleContext {
+    public let parameter: ParameterInfo
+    /// Global optimizer step, 1-based (the trainer's one clock).
+    public let step: Int
+    /// This parameter group's scheduled learning rate η (warm-up, decay and group scale applied).
+    public let lr: Double
+    /// The run seed: seeded draws are keyed by (seed, optimizer, parameter, refresh), never stored.
+    public let seed: UInt64
+    /// Per-step optimizer metrics (reach metrics.jsonl).
+    public let metrics: OptimizerMetrics
+}
+
+/// How the shared step scales a rule's direction.
+public struct StepScale: Equatable {
+    /// θ moves by η·lrFactor·d (AdamW: 1/bc1; Muon: √max(1, m/n)).
+    public var lrFactor: Double = 1
+    /// Replaces η·lrFactor entirely when set (Adafactor's relative step, its β1 path).
+    public var absoluteStep: Double?
+    /// The rate decay multiplies λ by, instead of η (HF Adafactor decays by α_t).
+    public var decayRate: Double?
+
+    public init(lrFactor: Double = 1, absoluteStep: Double? = nil, decayRate: Double? = nil) {
+        self.lrFactor = lrFactor
+        self.absoluteStep = absoluteStep
+        self.decayRate = decayRate
     }
 }
 
-/// What a rule needs to know about the step besides the gradient.
-public struct StepContext {
-    /// Global optimizer step, 1-based (the trainer's clock).
-    public var step: Int
-    /// Scheduled learning rate for this step (warm-up and decay applied).
-    public var lr: Float
-    public init(step: Int, lr: Float) {
-        self.step = step
-        self.lr = lr
-    }
-}
-
-/// How one parameter is updated. Implementations are small structs holding their
+/// One optimizer's per-parameter update. Implementations are small structs holding their
 /// hyperparameters; all mutable state lives in the `RuleState`.
 public protocol UpdateRule {
-    /// Short name shown in the start-up plan, e.g. "adamw(lr×1, β=(0.9, 0.999), ε=1e-08, wd=0)".
+    /// Short description for the start-up plan, e.g. "adamw(β=(0.9, 0.999), ε=1e-08)".
     var summary: String { get }
-    /// Applies one update of `parameter` from `grad` (same shape) at `context`.
-    func update(parameter: Tensor, grad: Tensor, state: RuleState, context: StepContext)
-    /// The persistent state in bytes this rule holds for a parameter of `shape` after its
-    /// first update, from the optimizer's memory formula (checked against `RuleState.stateBytes`).
-    func stateBytesFormula(shape: [Int]) -> Int
+    /// Declares the parameter's state buffers and scalars (zero-filled).
+    func makeState(for parameter: ParameterInfo, state: RuleState) throws
+    /// Persistent state bytes the optimizer's memory formula gives for this parameter.
+    func stateBytesFormula(for parameter: ParameterInfo) -> Int
+    /// Updates the state from `grad` and writes the direction d into `direction` (same shape
+    /// as the parameter). May read `parameter` (Adafactor's RMS, SGD's L2 term) but must not
+    /// write it. Throws on a numerical failure it cannot recover from.
+    func direction(grad: Tensor, parameter: Tensor, state: RuleState, into direction: Tensor,
+                   context: RuleContext) throws -> StepScale
+}
+
+/// Where decoupled weight decay acts.
+public enum DecayPlacement: String, Sendable {
+    /// θ·(1 − η·λ) on the old weight, then the step (torch.optim.AdamW, Lion, Muon).
+    case before
+    /// The step first, then θ − η·λ·θ on the updated weight (GaLore/Fira/APOLLO, bitsandbytes' CUDA Adam).
+    case after
 }

@@ -139,7 +139,7 @@ struct BenchCommand: ParsableCommand {
         let run = try RunConfig.load(URL(fileURLWithPath: path))
         Parallel.setThreads(threads ?? run.int("threads"))
         let mc = try run.modelConfig()
-        do { _ = try OptimizerKind.named(run.string("optimizer")) } catch let e as OptimizerError {
+        do { _ = try OptimizerCatalog.descriptor(named: run.string("optimizer")) } catch let e as OptimizerError {
             throw ConfigError("\(path): \(e.description)")
         }
         let warmups = quick ? 1 : 2

@@ -26,7 +26,11 @@ struct TrainCommand: ParsableCommand {
         }
         lines.append("")
         lines.append("Optimizers:")
-        for o in OptimizerKind.allCases { lines.append("  \(o.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \(o.summary); reads \(o.keys.joined(separator: ", "))") }
+        for d in OptimizerCatalog.all {
+            lines.append("  \(d.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(d.summary)")
+            lines.append("  " + String(repeating: " ", count: 13) + "state per m×n matrix: \(d.statePerMatrix); reads: "
+                         + d.options.map { "\($0.flag) [\($0.defaultValue.described)]" }.joined(separator: ", "))
+        }
         return lines.joined(separator: "\n")
     }
 

@@ -128,6 +128,45 @@ public enum LAPACK {
         return q
     }
 
+    /// Full QR of a row-major A [m, n]: returns Q [m, m], orthogonal, whose first min(m, n)
+    /// columns span A's columns (A = Q·R with R [m, n] upper-trapezoidal). The remaining
+    /// columns complete the basis (Alice's complement). sgeqrf + sorgqr with N = M.
+    public static func fullQR(_ a: Tensor) throws -> Tensor {
+        precondition(a.shape.count == 2, "LAPACK.fullQR: need a matrix, got \(a.shape)")
+        let m = a.shape[0], n = a.shape[1]
+        let q = Tensor(uninitializedShape: [m, m])
+        guard m > 0 else { return q }
+        try requireFinite(a, "sgeqrf")
+        let k = min(m, n)
+        // Column-major m×m working array; the first n columns hold A (lda = m).
+        let x = Tensor.zeros([m, m])
+        for i in 0..<m {
+            for j in 0..<min(n, m) { x.pointer[i + j * m] = a.pointer[i * n + j] }
+        }
+        var rows = Int32(m), cols = Int32(max(k, 1)), full = Int32(m), reflectors = Int32(k), ldx = Int32(m)
+        var tau = [Float](repeating: 0, count: max(k, 1))
+        var info: Int32 = 0, lwork: Int32 = -1, query: Float = 0, orgQuery: Float = 0
+        if k > 0 {
+            sgeqrf_(&rows, &cols, x.pointer, &ldx, &tau, &query, &lwork, &info)
+            try check("sgeqrf", info)
+        }
+        sorgqr_(&rows, &full, &reflectors, x.pointer, &ldx, &tau, &orgQuery, &lwork, &info)
+        try check("sorgqr", info)
+        let size = max(workspaceSize(query), workspaceSize(orgQuery))
+        let work = Tensor(uninitializedShape: [Int(size)])
+        lwork = size
+        if k > 0 {
+            sgeqrf_(&rows, &cols, x.pointer, &ldx, &tau, work.pointer, &lwork, &info)
+            try check("sgeqrf", info)
+        }
+        sorgqr_(&rows, &full, &reflectors, x.pointer, &ldx, &tau, work.pointer, &lwork, &info)
+        try check("sorgqr", info)
+        for i in 0..<m {
+            for j in 0..<m { q.pointer[i * m + j] = x.pointer[i + j * m] }
+        }
+        return q
+    }
+
     /// The workspace length from a query. LAPACK returns it as a Float, which holds integers
     /// exactly only up to 2²⁴, so add a small margin; at least 1.
     private static func workspaceSize(_ query: Float) -> Int32 {

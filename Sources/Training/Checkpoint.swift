@@ -47,8 +47,7 @@ public enum Checkpoint {
             try SafeTensors.write(model.parameters.map { ($0.name, $0.tensor) },
                                   metadata: ["format": "pt"], to: tmp.appendingPathComponent("model.safetensors"))
             try AtomicFile.write(try model.config.huggingFaceJSONData(), to: tmp.appendingPathComponent("config.json").path)
-            try SafeTensors.write(optimizer.stateTensors(), metadata: ["optimizer": optimizer.name],
-                                  to: tmp.appendingPathComponent("optimizer.safetensors"))
+            try writeOptimizerState(optimizer, to: tmp.appendingPathComponent("optimizer.safetensors"))
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             try AtomicFile.write(try enc.encode(state), to: tmp.appendingPathComponent("trainer_state.json").path)
@@ -126,12 +125,55 @@ public enum Checkpoint {
         for p in model.parameters { p.tensor.copy(from: try st.tensor(named: p.name)) }
     }
 
-    /// Loads optimizer buffers of checkpoint `dir` into `optimizer`, with the scalars of `state`.
+    /// Writes every optimizer state buffer under its own dtype (F32 moments and statistics,
+    /// U8 codes of 8-bit state), with the optimizer's name and state bits as metadata.
+    static func writeOptimizerState(_ optimizer: Optimizer, to url: URL) throws {
+        let buffers = optimizer.stateBuffers()
+        var entries: [(name: String, payload: SafeTensors.Payload)] = []
+        func collect(_ i: Int) throws {
+            if i == buffers.count {
+                try SafeTensors.write(entries: entries, metadata: optimizer.stateMetadata, to: url)
+                return
+            }
+            switch buffers[i].buffer {
+            case .f32(let t):
+                entries.append((buffers[i].name, .f32(t)))
+                try collect(i + 1)
+            case .u8(let b):
+                try withExtendedLifetime(b) {
+                    entries.append((buffers[i].name, .u8(shape: b.shape, bytes: UnsafeRawBufferPointer(start: b.pointer, count: b.count))))
+                    try collect(i + 1)
+                }
+            }
+        }
+        try collect(0)
+    }
+
+    /// Loads the optimizer state of checkpoint `dir` into `optimizer`, with the scalars of
+    /// `state`, after checking that it is this optimizer's and that every buffer is present
+    /// with its dtype and shape (errors name the buffer and the file).
     public static func loadOptimizer(_ dir: URL, into optimizer: Optimizer, state: TrainerState) throws {
-        let st = try SafeTensors.read(from: dir.appendingPathComponent("optimizer.safetensors"))
-        var tensors: [String: Tensor] = [:]
-        for n in st.names { tensors[n] = try st.tensor(named: n) }
-        try optimizer.restoreState(tensors: tensors, scalars: state.optimizerScalars)
+        let url = dir.appendingPathComponent("optimizer.safetensors")
+        if state.optimizer != optimizer.name {
+            throw ConfigError("\(dir.path): the checkpoint was trained with optimizer \(state.optimizer), this run uses \(optimizer.name); resume with the checkpoint's optimizer or start a new run with another --out")
+        }
+        do {
+            let st = try SafeTensors.read(from: url)
+            var buffers: [String: SavedBuffer] = [:]
+            for e in st.entries {
+                switch e.dtype {
+                case .u8: buffers[e.name] = .u8(shape: e.shape, bytes: try st.bytes(named: e.name))
+                case .f32: buffers[e.name] = .f32(try st.tensor(named: e.name))
+                case .f16, .bf16:
+                    throw OptimizerError("optimizer state buffer \"\(e.name)\" is \(e.dtype.rawValue); swift-train writes F32 and U8 state only")
+                }
+            }
+            try optimizer.restoreState(buffers: buffers, metadata: st.metadata, scalars: state.optimizerScalars)
+        } catch let e as OptimizerError {
+            throw ConfigError("\(url.path): \(e.description)")
+        } catch let e as SafeTensorsError {
+            throw ConfigError("\(e.description); the checkpoint's optimizer state is damaged")
+        }
     }
 }
 

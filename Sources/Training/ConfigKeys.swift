@@ -1,6 +1,8 @@
 // ConfigKeys: the one table of run settings. Each key is a snake_case JSON key of a run
 // config and, in kebab-case, a flag of `swift-train train`; the table gives its type,
-// default and help, so the JSON reader, the flag parser and `--help` cannot disagree.
+// default and help, so the JSON reader, the flag parser and `--help` cannot disagree. The
+// optimizer keys come from the optimizers' descriptors (OptimizerCatalog).
+import Optimizers
 
 /// The type of a run setting's value.
 public enum ConfigKind: Equatable, Sendable {
@@ -59,23 +61,39 @@ public enum ConfigValue: Equatable, Sendable, Codable {
 }
 
 public enum ConfigKeys {
-    /// Every run setting, in the order `--help` lists them.
-    public static let all: [ConfigKey] = [
+    /// Every run setting, in the order `--help` lists them: the general keys, then each
+    /// optimizer key of the catalog's descriptors (once, with the optimizers that read it).
+    public static let all: [ConfigKey] = {
+        let general = generalKeys
+        let at = general.firstIndex { $0.name == "schedule" } ?? general.count
+        return Array(general[..<at]) + optimizerKeys + Array(general[at...])
+    }()
+
+    /// Keys of the optimizers' options (all but `lr`), made from the catalog.
+    static let optimizerKeys: [ConfigKey] = OptimizerCatalog.allOptions.filter { $0.name != "lr" }.map { o in
+        let kind: ConfigKind
+        switch o.kind {
+        case .number: kind = .double
+        case .integer: kind = .int
+        case .bool: kind = .bool
+        case .choice(let c): kind = .choice(c)
+        }
+        let readers = OptimizerCatalog.all.compactMap { d in d.option(o.name).map { "\(d.name) \($0.defaultValue.described)" } }
+        return ConfigKey(o.name, kind, nil, "\(o.help) [read by: \(readers.joined(separator: ", "))]")
+    }
+
+    /// Names of the optimizer keys.
+    public static let optimizerKeyNames: Set<String> = Set(optimizerKeys.map(\.name))
+
+    static let generalKeys: [ConfigKey] = [
         // What to train on.
         ConfigKey("model", .model, nil, "model shape: inline Hugging Face llama keys in JSON, or a path to a config.json"),
         ConfigKey("data", .string, nil, "folder with train.bin, val.bin and tokenizer.model (see `swift-train prepare`)"),
         ConfigKey("init_from", .string, .string(""), "start from weights in a .safetensors file (names and shapes must match the model)"),
         ConfigKey("out", .string, .string("runs/run"), resumable: true, "output folder: metrics.jsonl, checkpoints/ (on --resume: the folder resumed)"),
         // Optimizer.
-        ConfigKey("optimizer", .string, .string("adamw"), "optimizer name (see the list below)"),
+        ConfigKey("optimizer", .string, .string("adamw"), "optimizer name: " + OptimizerCatalog.names.joined(separator: ", ")),
         ConfigKey("lr", .double, .double(1e-3), min: 0, exclusiveMin: true, "peak learning rate"),
-        ConfigKey("beta1", .double, nil, min: 0, "first-moment decay (AdamW default 0.9)"),
-        ConfigKey("beta2", .double, nil, min: 0, "second-moment decay (AdamW default 0.999)"),
-        ConfigKey("eps", .double, nil, min: 0, exclusiveMin: true, "denominator epsilon (AdamW default 1e-8)"),
-        ConfigKey("weight_decay", .double, nil, min: 0, "weight decay (AdamW: decoupled; SGD: L2; default 0)"),
-        ConfigKey("momentum", .double, nil, min: 0, "SGD momentum (default 0)"),
-        ConfigKey("dampening", .double, nil, min: 0, "SGD dampening (default 0)"),
-        ConfigKey("nesterov", .bool, nil, "SGD Nesterov momentum (default false)"),
         // Schedule.
         ConfigKey("schedule", .choice(["constant", "linear", "cosine"]), .string("cosine"), "learning-rate decay after warm-up"),
         ConfigKey("warmup_steps", .int, .int(0), min: 0, "linear warm-up steps: lr·s/warmup_steps for s ≤ warmup_steps"),

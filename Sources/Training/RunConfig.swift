@@ -19,6 +19,13 @@ public struct RunConfig: Equatable {
     public private(set) var modelJSON: [String: JSONValue]?
     /// Where `modelJSON` came from, for messages.
     public private(set) var modelSource = "model"
+    /// Keys last set by a command-line flag (the rest came from a file or a checkpoint).
+    public private(set) var flagKeys: Set<String> = []
+    /// The optimizer named in the config file, if any (its keys may stay in the file when a
+    /// flag switches the optimizer).
+    public private(set) var fileOptimizer: String?
+    /// Where each key was set, for messages: "FILE" or "flag --x".
+    public private(set) var origins: [String: String] = [:]
 
     public init() {}
 
@@ -61,7 +68,10 @@ public struct RunConfig: Equatable {
         case .string, .choice:
             guard let s = value.string else { throw ConfigError("\(place) must be a string, got \(value.described)") }
             try store(key, .string(s), place: place)
+            if name == "optimizer" { fileOptimizer = s }
         }
+        flagKeys.remove(name)
+        origins[name] = "\(source): key \"\(name)\""
     }
 
     /// Sets `name` from command-line text (the flag's value).
@@ -86,6 +96,8 @@ public struct RunConfig: Equatable {
             }
         case .string, .choice: try store(key, .string(text), place: place)
         }
+        flagKeys.insert(key.name)
+        origins[key.name] = place
     }
 
     private mutating func setModel(path: String, place: String) throws {
@@ -164,7 +176,32 @@ public struct RunConfig: Equatable {
     }
 
     /// Keys that belong to optimizers (everything any optimizer reads).
-    static let optimizerKeys: Set<String> = Set(OptimizerKind.allCases.flatMap(\.keys))
+    static var optimizerKeys: Set<String> { ConfigKeys.optimizerKeyNames }
+
+    /// Checks the optimizer keys against the chosen optimizer. A key it does not read is an
+    /// error naming the optimizers that do — unless it came from a config file written for
+    /// another optimizer (switched by a flag) that reads it: then it is dropped with a note,
+    /// so one config serves every `--optimizer`. Returns the notes.
+    public mutating func resolveOptimizerKeys() throws -> [String] {
+        let chosen: OptimizerDescriptor
+        do { chosen = try OptimizerCatalog.descriptor(named: string("optimizer")) } catch let e as OptimizerError {
+            throw ConfigError("\(origins["optimizer"] ?? "optimizer"): \(e.description)")
+        }
+        var notes: [String] = []
+        for name in values.keys.sorted() where RunConfig.optimizerKeys.contains(name) && chosen.option(name) == nil {
+            let readers = OptimizerCatalog.readers(of: name)
+            if !flagKeys.contains(name), let fileOpt = fileOptimizer,
+               let fileDescriptor = try? OptimizerCatalog.descriptor(named: fileOpt),
+               fileDescriptor.name != chosen.name, fileDescriptor.option(name) != nil {
+                notes.append("\(name) \(values[name]!.described) in the config is a \(fileDescriptor.name) setting; \(chosen.name) does not read it, so it is left out")
+                values[name] = nil
+                continue
+            }
+            let place = origins[name] ?? "\"\(name)\""
+            throw ConfigError("\(place): optimizer \(chosen.name) does not read \(name) (read by \(readers.joined(separator: ", "))); remove it, or choose one of those optimizers")
+        }
+        return notes
+    }
 
     /// The whole config as one JSON object (explicit values and the model), for checkpoints.
     public var json: JSONValue {
@@ -193,6 +230,8 @@ public struct RunConfig: Equatable {
         if double("min_lr_ratio") > 1 {
             throw ConfigError("min_lr_ratio must be between 0 and 1, got \(double("min_lr_ratio"))")
         }
-        _ = try OptimizerKind.named(string("optimizer"))
+        do { _ = try OptimizerCatalog.descriptor(named: string("optimizer")) } catch let e as OptimizerError {
+            throw ConfigError("\(origins["optimizer"] ?? "optimizer"): \(e.description)")
+        }
     }
 }

@@ -63,58 +63,45 @@ public enum StepBenchmark {
         if t > mc.maxPositionEmbeddings {
             throw ConfigError("seq_len \(t) is longer than the model's max_position_embeddings \(mc.maxPositionEmbeddings); lower seq_len or raise max_position_embeddings")
         }
-        let optimizerSettings = config.optimizerSettings
+        var config = config
+        _ = try config.resolveOptimizerKeys()
         let model = Llama(config: mc, seed: config.seed)
-        let optimizer: Optimizer
-        do { optimizer = try OptimizerCatalog.make(optimizerSettings, parameters: model.parameters) } catch let e as OptimizerError {
-            throw ConfigError("optimizer \(optimizerSettings.name): \(e.description)")
-        }
+        let optimizer = try Trainer.makeOptimizer(config, model: model)
+        let stepper = TrainingStep(model: model, optimizer: optimizer, batchSize: b, seqLen: t, gradAccum: accum,
+                                   gradClip: config.double("grad_clip"), seed: config.seed)
         let sgemm = SgemmBenchmark.run(sizes: [1024], settings: sgemmSettings)[0].gflops
 
         var rng = RandomGenerator(seed: config.seed).derived(stream: 0xBE4C)
-        let lr = Float(config.double("lr")), clip = config.double("grad_clip")
-        let lossSeed = Tensor(shape: [], values: [1 / Float(accum)])
+        let lr = config.double("lr")
         var stepNumber = 0
-        // One step as the trainer runs it; returns its seconds and those of its phases. The
-        // random tokens are drawn before the clock starts (the trainer's batches are views).
-        func step() -> (total: Double, forward: Double, backward: Double, norm: Double, update: Double) {
+        // One step exactly as the trainer runs it (TrainingStep); the random tokens are drawn
+        // before the clock starts (the trainer's batches are views).
+        func step() throws -> (total: Double, forward: Double, backward: Double, norm: Double, update: Double) {
             stepNumber += 1
             let batches = (0..<accum).map { _ in
-                (tokens: (0..<(b * t)).map { _ in Int32(rng.int(below: mc.vocabSize)) },
+                (inputs: (0..<(b * t)).map { _ in Int32(rng.int(below: mc.vocabSize)) },
                  targets: (0..<(b * t)).map { _ in Int32(rng.int(below: mc.vocabSize)) })
             }
-            var fw = 0.0, bw = 0.0
-            let start = BenchClock.now()
-            model.zeroGrad()
-            for batch in batches {
-                let t0 = BenchClock.now()
-                let (loss, tape) = Tape.record {
-                    model.loss(tokens: batch.tokens, targets: batch.targets, batch: b, seqLen: t)
-                }
-                let t1 = BenchClock.now()
-                tape.backward(from: loss, seed: lossSeed)
-                let t2 = BenchClock.now()
-                fw += t1 - t0
-                bw += t2 - t1
-            }
-            let t3 = BenchClock.now()
-            let norm = GradientClipping.globalNorm(model.parameters)
-            if norm.isFinite, clip > 0 { GradientClipping.clip(model.parameters, maxNorm: clip, norm: norm) }
-            let t4 = BenchClock.now()
-            if norm.isFinite { optimizer.step(context: StepContext(step: stepNumber, lr: lr)) }
-            let t5 = BenchClock.now()
-            return (t5 - start, fw, bw, t4 - t3, t5 - t4)
+            let r = try stepper.run(step: stepNumber, lr: lr) { batches[$0] }
+            return (r.totalSeconds, r.forwardSeconds, r.backwardSeconds, r.gradNormSeconds, r.optimizerSeconds)
         }
 
-        for _ in 0..<max(0, warmupSteps) { _ = step() }
+        do {
+            for _ in 0..<max(0, warmupSteps) { _ = try step() }
+        } catch let e as OptimizerError { throw ConfigError(e.description) }
         var phases: [(total: Double, forward: Double, backward: Double, norm: Double, update: Double)] = []
         let timed = BenchSettings(warmups: 0, minRepetitions: settings.minRepetitions,
                                   maxRepetitions: settings.maxRepetitions, budgetSeconds: settings.budgetSeconds)
+        var failure: Error?
         let total = BenchClock.samples(timed) {
-            let p = step()
-            phases.append(p)
-            return p.total
+            guard failure == nil else { return 0 }
+            do {
+                let p = try step()
+                phases.append(p)
+                return p.total
+            } catch { failure = error; return 0 }
         }
+        if let e = failure as? OptimizerError { throw ConfigError(e.description) } else if let e = failure { throw e }
         let f = flops(model: mc, batch: b, seqLen: t, gradAccum: accum)
         return StepFigure(threads: Parallel.threads, parameters: mc.parameterCount, optimizer: optimizer.name,
                           batch: b, seqLen: t, gradAccum: accum, stepSeconds: total.median,

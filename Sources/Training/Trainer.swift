@@ -19,6 +19,9 @@ public final class Trainer {
     public private(set) var state: TrainerState
     let metrics: MetricsLog
     let progress: Progress
+    /// Notes from resolving the optimizer keys (settings of another optimizer left out).
+    let optimizerNotes: [String]
+    let stepper: TrainingStep
 
     /// Sets up a new run from `config`, or continues the checkpoint `resume` (whose saved
     /// run config is used; `config` may change only resumable keys such as `steps`).
@@ -37,6 +40,7 @@ public final class Trainer {
             checkpoint = ckpt
         }
         try config.validateForTraining()
+        optimizerNotes = try config.resolveOptimizerKeys()
         self.config = config
         Parallel.setThreads(config.int("threads"))
         let modelConfig = try config.modelConfig()
@@ -48,10 +52,9 @@ public final class Trainer {
                                 seqLen: config.seqLen, shuffleSeed: config.bool("shuffle") ? config.seed : nil,
                                 model: modelConfig)
         model = Llama(config: modelConfig, seed: config.seed)
-        let settings = config.optimizerSettings
-        do { optimizer = try OptimizerCatalog.make(settings, parameters: model.parameters) } catch let e as OptimizerError {
-            throw ConfigError("optimizer \(settings.name): \(e.description)")
-        }
+        optimizer = try Trainer.makeOptimizer(config, model: model)
+        stepper = TrainingStep(model: model, optimizer: optimizer, batchSize: config.batchSize, seqLen: config.seqLen,
+                               gradAccum: config.gradAccum, gradClip: config.double("grad_clip"), seed: config.seed)
         schedule = LRSchedule(peak: config.double("lr"), shape: LRSchedule.Shape(rawValue: config.string("schedule")) ?? .cosine,
                               warmupSteps: config.int("warmup_steps"), totalSteps: config.steps,
                               minRatio: config.double("min_lr_ratio"))
@@ -74,6 +77,16 @@ public final class Trainer {
                                  keepThrough: resumeState.map { $0.step })
     }
 
+    /// The run's optimizer for `model`; errors name the optimizer and the key at fault.
+    static func makeOptimizer(_ config: RunConfig, model: Llama) throws -> Optimizer {
+        let settings = config.optimizerSettings
+        do {
+            return try OptimizerCatalog.make(settings, model: ModelDescription(model.config), parameters: model.parameters)
+        } catch let e as OptimizerError {
+            throw ConfigError("optimizer \(settings.name): \(e.description)")
+        }
+    }
+
     /// What a finished (or interrupted) run reports.
     public struct Summary {
         public var steps: Int
@@ -92,39 +105,25 @@ public final class Trainer {
         progress.print("model: d \(mc.hiddenSize), \(mc.numHiddenLayers) layers, \(mc.numAttentionHeads) heads, I \(mc.intermediateSize), vocab \(mc.vocabSize): \(mc.parameterCount) parameters")
         progress.print("data: \(data.folder.path) — train \(data.train.tokenCount) tokens, val \(data.val?.tokenCount ?? 0) tokens; batch \(config.batchSize)×\(config.seqLen)×\(config.gradAccum) = \(tokensPerStep) tokens/step")
         progress.print("optimizer \(optimizer.name), lr \(config.double("lr")) (\(schedule.shape.rawValue), warm-up \(schedule.warmupSteps), min ratio \(schedule.minRatio)); plan:\n\(optimizer.planDescription)")
-        let ignored = OptimizerCatalog.ignoredKeys(config.optimizerSettings)
-        if !ignored.isEmpty { progress.print("note: \(optimizer.name) does not read \(ignored.joined(separator: ", ")); they have no effect") }
+        for note in optimizerNotes { progress.print("note: \(note)") }
+        progress.print("optimizer state: \(optimizer.stateBytes) bytes (formula \(optimizer.stateBytesFormula))")
         progress.print("threads: \(Parallel.threads); starting at step \(state.step + 1) of \(config.steps); out: \(outURL.path)")
     }
 
     var tokensPerStep: Int { config.batchSize * config.seqLen * config.gradAccum }
 
-    /// One optimizer step: forward/backward over the step's micro-batches, clip, update.
-    /// Returns the mean loss (before the update) and the gradient norm (before clipping).
-    public func trainStep() -> (loss: Double, gradNorm: Double, skipped: Bool) {
-        let s = state.step + 1, accum = config.gradAccum
-        model.zeroGrad()
-        var lossSum = 0.0
-        let seed = Tensor(shape: [], values: [1 / Float(accum)])
-        for micro in 0..<accum {
-            let batch = data.train.batch(state.nextBatch + micro)
-            let (loss, tape) = Tape.record {
-                model.loss(tokens: batch.inputs, targets: batch.targets, batch: config.batchSize, seqLen: config.seqLen)
-            }
-            lossSum += Double(loss.scalar)
-            tape.backward(from: loss, seed: seed)
-        }
-        let norm = GradientClipping.globalNorm(model.parameters)
-        let skipped = !norm.isFinite
-        if !skipped {
-            let clip = config.double("grad_clip")
-            if clip > 0 { GradientClipping.clip(model.parameters, maxNorm: clip, norm: norm) }
-            optimizer.step(context: StepContext(step: s, lr: Float(schedule.lr(step: s))))
+    /// One optimizer step (the shared TrainingStep) on the next micro-batches, at lr = schedule(s).
+    public func trainStep() throws -> StepReport {
+        let s = state.step + 1
+        let first = state.nextBatch
+        let report = try stepper.run(step: s, lr: schedule.lr(step: s)) { micro in
+            let b = data.train.batch(first + micro)
+            return (b.inputs, b.targets)
         }
         state.step = s
-        state.nextBatch += accum
+        state.nextBatch += config.gradAccum
         state.tokensSeen += tokensPerStep
-        return (lossSum / Double(accum), norm, skipped)
+        return report
     }
 
     /// Mean loss over the first `eval_batches` validation batches (equal sizes, so this is
@@ -164,7 +163,11 @@ public final class Trainer {
         while state.step < total {
             if Interrupt.signal != nil || state.step >= (stopAfter ?? Int.max) { break }
             let t0 = Date()
-            let (loss, norm, skipped) = trainStep()
+            let report: StepReport
+            do { report = try trainStep() } catch let e as OptimizerError {
+                throw ConfigError("\(e.description)\n  the last checkpoint is kept; resume with --resume \(outURL.path) after changing the run")
+            }
+            let loss = report.loss, norm = report.gradNorm, skipped = report.skipped
             let stepSeconds = Date().timeIntervalSince(t0)
             let s = state.step
             lastLoss = loss
@@ -181,7 +184,8 @@ public final class Trainer {
                                ("grad_norm", .double(norm)), ("tokens_per_s", .double(tps)),
                                ("step_ms", .double(stepSeconds * 1000)),
                                ("opt_state_bytes", .int(optimizer.stateBytes)),
-                               ("rss_bytes", .int(ProcessMemory.residentBytes))])
+                               ("rss_bytes", .int(ProcessMemory.residentBytes))]
+                              + report.optimizerMetrics.map { ("opt_" + $0.0, MetricValue.double($0.1)) })
                 progress.logLine(step: s, loss: loss, lr: lr, gradNorm: norm, tokensPerSecond: tps, etaSeconds: eta)
                 windowStart = Date()
                 windowTokens = 0

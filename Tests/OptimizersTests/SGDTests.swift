@@ -6,14 +6,8 @@ import Tensors
 
 final class SGDTests: XCTestCase {
     func run(_ rule: SGD, steps: Int, theta0: Float = 0, g: Float = 1) -> [Float] {
-        let theta = Tensor(shape: [1], values: [theta0])
-        let state = RuleState()
-        var out: [Float] = []
-        for s in 1...steps {
-            rule.update(parameter: theta, grad: Tensor(shape: [1], values: [g]), state: state, context: StepContext(step: s, lr: 0.1))
-            out.append(theta[0])
-        }
-        return out
+        let h = try! RuleHarness(rule, theta: [theta0], shape: [1])
+        return (1...steps).map { _ in try! h.run([g], lr: 0.1)[0] }
     }
 
     func assertSequence(_ a: [Float], _ b: [Float], file: StaticString = #filePath, line: UInt = #line) {
@@ -43,11 +37,10 @@ final class SGDTests: XCTestCase {
 
     func testStateBytes() throws {
         let plain = try SGD()
-        XCTAssertEqual(plain.stateBytesFormula(shape: [4, 4]), 0)
-        let m = try SGD(momentum: 0.9)
-        let theta = Tensor.zeros([4, 4]), state = RuleState()
-        m.update(parameter: theta, grad: Tensor.filled([4, 4], with: 1), state: state, context: StepContext(step: 1, lr: 0.1))
-        XCTAssertEqual(state.stateBytes, m.stateBytesFormula(shape: [4, 4]))
-        XCTAssertEqual(state.stateBytes, 16 * 4)
+        XCTAssertEqual(plain.stateBytesFormula(for: info("w", [4, 4])), 0)
+        let h = try RuleHarness(try SGD(momentum: 0.9), theta: [Float](repeating: 0, count: 16), shape: [4, 4])
+        try h.run([Float](repeating: 1, count: 16), lr: 0.1)
+        XCTAssertEqual(h.state.stateBytes, 16 * 4)
+        XCTAssertEqual(h.optimizer.stateBytes, h.optimizer.stateBytesFormula)
     }
 }

@@ -1,0 +1,39 @@
+// OptimizerMetrics: a per-step channel from rules to metrics.jsonl. A rule adds values
+// under a key (the cautious mask's kept fraction, a limiter's activations, a refresh time);
+// the step reports each key's mean over the values added, or the sum for counters.
+
+public final class OptimizerMetrics {
+    private var sums: [String: Double] = [:]
+    private var counts: [String: Int] = [:]
+    private var totals: Set<String> = []
+    private var order: [String] = []
+
+    public init() {}
+
+    /// Adds one observation of `key`; the step reports the mean.
+    public func observe(_ key: String, _ value: Double) {
+        if sums[key] == nil { order.append(key) }
+        sums[key, default: 0] += value
+        counts[key, default: 0] += 1
+    }
+
+    /// Adds `value` to the counter `key`; the step reports the sum.
+    public func count(_ key: String, _ value: Double = 1) {
+        if sums[key] == nil { order.append(key) }
+        sums[key, default: 0] += value
+        counts[key, default: 0] += 1
+        totals.insert(key)
+    }
+
+    /// The step's values, in the order first seen.
+    public var values: [(String, Double)] {
+        order.map { k in (k, totals.contains(k) ? sums[k]! : sums[k]! / Double(max(counts[k]!, 1))) }
+    }
+
+    public func reset() {
+        sums.removeAll(keepingCapacity: true)
+        counts.removeAll(keepingCapacity: true)
+        totals.removeAll(keepingCapacity: true)
+        order.removeAll(keepingCapacity: true)
+    }
+}

@@ -1,0 +1,81 @@
+// Cautious: the one-line mask of "Cautious Optimizers" (Liang et al., arXiv 2411.16085;
+// kyleliang919/C-Optim; optimizers-elementwise-zo.md §4) around any momentum rule. After the
+// inner rule has written its direction d (and updated its moments), coordinates where d and
+// the current gradient disagree (d·g ≤ 0) are zeroed and the rest rescaled:
+//   mean: d ← d·φ / max(mean φ, 1e-3)        legacy: d ← d·φ·numel / (nnz + 1)
+// The mask touches neither the moments nor the weight decay. With every coordinate agreeing,
+// the "mean" scale is exactly 1, so C-AdamW is bit-identical to AdamW (same code path).
+import Tensors
+
+public struct Cautious: UpdateRule {
+    public enum Normalisation: String, Sendable { case mean, legacy }
+
+    public var inner: UpdateRule
+    public var normalisation: Normalisation
+
+    public init(_ inner: UpdateRule, normalisation: Normalisation = .mean) {
+        self.inner = inner
+        self.normalisation = normalisation
+    }
+
+    public var summary: String { "cautious(\(normalisation.rawValue)) " + inner.summary }
+
+    public func makeState(for p: ParameterInfo, state: RuleState) throws { try inner.makeState(for: p, state: state) }
+
+    public func stateBytesFormula(for p: ParameterInfo) -> Int { inner.stateBytesFormula(for: p) }
+
+    public func direction(grad: Tensor, parameter: Tensor, state: RuleState, into d: Tensor,
+                          context: RuleContext) throws -> StepScale {
+        let scale = try inner.direction(grad: grad, parameter: parameter, state: state, into: d, context: context)
+        let n = d.count
+        let dp = d.pointer, g = grad.pointer
+        var agree = 0
+        for i in 0..<n where dp[i] * g[i] > 0 { agree += 1 }
+        let factor: Float
+        switch normalisation {
+        case .mean: factor = 1 / max(Float(agree) / Float(n), 1e-3)
+        case .legacy: factor = Float(n) / Float(agree + 1)
+        }
+        let out = SendablePointer(dp), gp = SendablePointer(g)
+        Parallel.forRanges(n, grain: 1 << 15) { r in
+            for i in r {
+                let x = out.p[i]
+                out.p[i] = x * gp.p[i] > 0 ? x * factor : 0
+            }
+        }
+        context.metrics.observe("caution_kept", Double(agree) / Double(max(n, 1)))
+        return scale
+    }
+
+    static let normOption = OptimizerOption(
+        "caution_norm", .choice(["mean", "legacy"]), .string("mean"), nil,
+        "rescaling of the kept coordinates: mean (φ/max(mean φ, 1e-3), C-Optim's current C-AdamW) or legacy (φ·numel/(nnz+1))")
+
+    /// `cadamw`: the cautious mask over the AdamW rule.
+    public static let adamWDescriptor = OptimizerDescriptor(
+        name: "cadamw",
+        summary: "C-AdamW: AdamW whose update is masked where it disagrees in sign with the gradient",
+        rule: "AdamW direction u; φ = 1[u·g > 0]; θ ← θ(1−ηλ) − η·u·φ/max(mean φ, 1e-3)",
+        statePerMatrix: "2mn (8-bit: ≈ mn/2 + mn/128)",
+        paper: "Liang et al., arXiv 2411.16085",
+        options: [.beta1(0.9), .beta2(0.999), .eps(1e-8), .weightDecay(), normOption, .stateBits]
+    ) { c, _, params in
+        let adam = AdamW(beta1: c.number("beta1")!, beta2: c.number("beta2")!, eps: c.number("eps")!, stateBits: try c.stateBits())
+        let rule = Cautious(adam, normalisation: Normalisation(rawValue: c.string("caution_norm"))!)
+        return [ParameterGroup(name: "cadamw", rule: rule, parameters: params, weightDecay: c.number("weight_decay")!)]
+    }
+
+    /// `clion`: the cautious mask over the Lion rule.
+    public static let lionDescriptor = OptimizerDescriptor(
+        name: "clion",
+        summary: "C-Lion: Lion whose sign update is masked where it disagrees in sign with the gradient",
+        rule: "Lion direction u; φ = 1[u·g > 0]; θ ← θ(1−ηλ) − η·u·φ/max(mean φ, 1e-3)",
+        statePerMatrix: "mn",
+        paper: "Liang et al., arXiv 2411.16085",
+        options: [.beta1(0.9, "interpolation β1 of the update's sign"), .beta2(0.99, "momentum decay β2"), .weightDecay(), normOption, .stateBits]
+    ) { c, _, params in
+        let lion = Lion(beta1: c.number("beta1")!, beta2: c.number("beta2")!, stateBits: try c.stateBits())
+        let rule = Cautious(lion, normalisation: Normalisation(rawValue: c.string("caution_norm"))!)
+        return [ParameterGroup(name: "clion", rule: rule, parameters: params, weightDecay: c.number("weight_decay")!)]
+    }
+}
