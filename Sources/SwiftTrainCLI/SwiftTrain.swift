@@ -6,5 +6,6 @@ struct SwiftTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swift-train",
         abstract: "Pre-train LLaMA-style models on the CPU and compare memory-efficient optimizers.",
-        subcommands: [TrainCommand.self, EvalCommand.self, SampleCommand.self, PrepareCommand.self, BenchCommand.self])
+        subcommands: [TrainCommand.self, EvalCommand.self, SampleCommand.self, PrepareCommand.self, BenchCommand.self,
+                      OptimizersCommand.self])
 }

@@ -178,7 +178,7 @@ public struct Adafactor: UpdateRule {
             .weightDecay("weight decay λ (hf: θ ← θ − λ·α·θ; torch: θ ← θ·(1 − η·λ)), applied to the old weight"),
             OptimizerOption("clip_threshold", .number, .number(1), .open(0, 1e6), "update clipping threshold d: U ← U / max(1, RMS(U)/d)"),
             OptimizerOption("decay_rate", .number, .number(-0.8), .open(-1, 0), "c of the second-moment decay β̂2 = 1 − t^c"),
-            OptimizerOption("eps1", .number, .derived("1e-30 (hf), 1.1920929e-07 (torch)"), .open(0, 1), "regulariser ε1 of the squared gradient"),
+            OptimizerOption("eps1", .number, .derived("1e-30 hf / 1.1920929e-07 torch"), .open(0, 1), "regulariser ε1 of the squared gradient"),
             OptimizerOption("eps2", .number, .number(1e-3), .open(0, 1), "floor ε2 of the parameter RMS in the relative step"),
             OptimizerOption("relative_step", .bool, .bool(false), nil, "hf: step ρ_t = min(1e-2, 1/√t) instead of the scheduled lr"),
             OptimizerOption("scale_parameter", .bool, .bool(false), nil, "hf: multiply the step by max(ε2, RMS(θ))"),
