@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "TextDataTests", dependencies: ["TextData"]),
         .testTarget(name: "LlamaModelTests", dependencies: ["LlamaModel", "Tensors"]),
-        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "LlamaModel", "Tensors"]),
+        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "LlamaModel", "Tensors"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TextData", "LlamaModel", "Optimizers", "Tensors"]),
         .testTarget(name: "CLITests", dependencies: ["SwiftTrainCLI"]),
     ],

@@ -58,6 +58,6 @@ public enum MatrixOps {
         return sums.map { $0.squareRoot() }
     }
 
-    /// √(Σ x²) over `count` values, in Double (fixed 4096-blocks, thread-count independent).
+    /// √(Σ x²): Float lanes within fixed 4096-value blocks, blocks added in Double (thread-count independent).
     public static func norm(_ a: Tensor) -> Double { a.sumOfSquares().squareRoot() }
 }

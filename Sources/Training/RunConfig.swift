@@ -200,6 +200,17 @@ public struct RunConfig: Equatable {
             let place = origins[name] ?? "\"\(name)\""
             throw ConfigError("\(place): optimizer \(chosen.name) does not read \(name) (read by \(readers.joined(separator: ", "))); remove it, or choose one of those optimizers")
         }
+        // Ranges are the chosen optimizer's (β in [0, 1), state_bits 8 or 32, …).
+        for name in values.keys.sorted() where RunConfig.optimizerKeys.contains(name) {
+            guard let option = chosen.option(name), let x = values[name]?.double else { continue }
+            let place = origins[name] ?? "\"\(name)\""
+            if let r = option.range, !r.contains(x) {
+                throw ConfigError("\(place) must be in \(r.description) for \(chosen.name), got \(values[name]!.described)")
+            }
+            if name == "state_bits", x != 8, x != 32 {
+                throw ConfigError("\(place) must be 32 or 8, got \(values[name]!.described)")
+            }
+        }
         return notes
     }
 

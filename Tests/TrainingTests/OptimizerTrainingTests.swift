@@ -19,6 +19,16 @@ final class OptimizerTrainingTests: XCTestCase {
         ("lion-8bit", "lion", ["lr": "0.0005", "state_bits": "8"]), ("muon-8bit", "muon", ["lr": "0.02", "state_bits": "8"]),
     ]
 
+    /// configs/llama-tiny.json's model (d 128, 4 layers, 4 heads, I 352, V 4096) as a file in `dir`.
+    static func llamaTinyModel(in dir: URL) throws -> URL {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("configs/llama-tiny.json"))) as! [String: Any]
+        let url = dir.appendingPathComponent("llama-tiny-model.json")
+        try JSONSerialization.data(withJSONObject: config["model"]!).write(to: url)
+        return url
+    }
+
+    /// llama-tiny (on the fixture corpus, B 4 × T 64) trains 100 steps with every optimizer.
     func testEveryOptimizerTrainsWithFallingLoss() throws {
         for (label, name, extra) in Self.runs {
             let root = TrainerFixture.tempDir()
@@ -26,6 +36,8 @@ final class OptimizerTrainingTests: XCTestCase {
             let out = root.appendingPathComponent("run")
             var settings = extra
             settings["grad_accum"] = "1"
+            settings["model"] = try Self.llamaTinyModel(in: root).path
+            settings["seq_len"] = "64"
             let summary = try Trainer(config: TrainerFixture.config(out: out, steps: 100, optimizer: name, extra: settings)).run()
             let losses = try TrainerFixture.losses(out).map { Double($0.1)! }
             XCTAssertEqual(losses.count, 100, label)

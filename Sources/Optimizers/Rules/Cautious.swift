@@ -29,8 +29,7 @@ public struct Cautious: UpdateRule {
         let scale = try inner.direction(grad: grad, parameter: parameter, state: state, into: d, context: context)
         let n = d.count
         let dp = d.pointer, g = grad.pointer
-        var agree = 0
-        for i in 0..<n where dp[i] * g[i] > 0 { agree += 1 }
+        let agree = Cautious.countAgreeing(dp, g, n)
         let factor: Float
         switch normalisation {
         case .mean: factor = 1 / max(Float(agree) / Float(n), 1e-3)
@@ -45,6 +44,25 @@ public struct Cautious: UpdateRule {
         }
         context.metrics.observe("caution_kept", Double(agree) / Double(max(n, 1)))
         return scale
+    }
+
+    /// Number of i with d[i]·g[i] > 0, counted in fixed chunks over the threads (exact).
+    static func countAgreeing(_ d: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ n: Int) -> Int {
+        let chunk = 1 << 15
+        let chunks = (n + chunk - 1) / chunk
+        var partial = [Int](repeating: 0, count: max(chunks, 1))
+        let dp = SendablePointer(d), gp = SendablePointer(g)
+        partial.withUnsafeMutableBufferPointer { buf in
+            let out = SendablePointer(buf.baseAddress!)
+            Parallel.forRanges(chunks, grain: 1) { r in
+                for c in r {
+                    var count = 0
+                    for i in (c * chunk)..<min(n, (c + 1) * chunk) where dp.p[i] * gp.p[i] > 0 { count += 1 }
+                    out.p[c] = count
+                }
+            }
+        }
+        return partial.reduce(0, +)
     }
 
     static let normOption = OptimizerOption(
