@@ -79,7 +79,9 @@ public enum ConfigKeys {
         case .choice(let c): kind = .choice(c)
         }
         let readers = OptimizerCatalog.all.compactMap { d in d.option(o.name).map { "\(d.name) \($0.defaultValue.described)" } }
-        return ConfigKey(o.name, kind, nil, "\(o.help) [read by: \(readers.joined(separator: ", "))]")
+        let helps = Set(OptimizerCatalog.all.compactMap { $0.option(o.name)?.help })
+        let more = helps.count > 1 ? " (its meaning per optimizer: `swift-train optimizers`)" : ""
+        return ConfigKey(o.name, kind, nil, "\(o.help)\(more) [read by: \(readers.joined(separator: ", "))]")
     }
 
     /// Names of the optimizer keys.

@@ -165,4 +165,37 @@ final class BlockwiseQuantizerTests: XCTestCase {
         XCTAssertEqual(oneU.values, twoU.values)
         XCTAssertGreaterThan(Set(one.codes).count, 100, "the codes use much of the map")
     }
+
+    func testBucketedSearchPicksTheSameCodeAsAFullSearch() {
+        // Every code, every float midpoint between neighbours and the floats either side of both,
+        // plus Gaussian values at many scales; each block starts with 1 so its absmax is 1.
+        for signed in [true, false] {
+            let map = signed ? BlockwiseQuantizer.signedMap : BlockwiseQuantizer.unsignedMap
+            var probes: [Float] = []
+            for i in 0..<256 {
+                probes += [map[i], map[i].nextUp, map[i].nextDown]
+                if i < 255 {
+                    let mid = (map[i] + map[i + 1]) / 2
+                    probes += [mid, mid.nextUp, mid.nextDown]
+                }
+            }
+            var g = [Float](repeating: 0, count: 6000)
+            g.withUnsafeMutableBufferPointer { GaussianFill.fill($0, seed: 3, key: signed ? 1 : 2) }
+            for (i, x) in g.enumerated() { probes.append(x * Float([1, 1e-2, 1e-4, 1e-6, 1e-8][i % 5])) }
+            probes = probes.map { min(max(signed ? $0 : abs($0), -1), 1) }
+            var values: [Float] = []
+            for (i, p) in probes.enumerated() {
+                if i % 255 == 0 { values.append(1) }
+                values.append(p)
+            }
+            let r = roundTrip(values, signed: signed)
+            map.withUnsafeBufferPointer { m in
+                for (i, x) in values.enumerated() {
+                    var q = BlockwiseQuantizer.nearest(x, in: m.baseAddress!)
+                    if signed && x != 0 && m[q].sign != x.sign { q += x > 0 ? 1 : -1 }
+                    XCTAssertEqual(Int(r.codes[i]), q, "\(signed ? "signed" : "unsigned") value \(x)")
+                }
+            }
+        }
+    }
 }

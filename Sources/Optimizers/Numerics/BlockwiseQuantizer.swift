@@ -51,7 +51,13 @@ public enum BlockwiseQuantizer {
     /// Index of the code nearest to `x` in `map` (ascending), ties to the lower index.
     @inline(__always)
     public static func nearest(_ x: Float, in map: UnsafePointer<Float>) -> Int {
-        var lo = 0, hi = 256  // first index with map[i] >= x
+        nearest(x, in: map, from: 0, to: 256)
+    }
+
+    /// `nearest` when the first index with map[i] ≥ x is known to lie in lo...hi.
+    @inline(__always)
+    static func nearest(_ x: Float, in map: UnsafePointer<Float>, from lo: Int, to hi: Int) -> Int {
+        var lo = lo, hi = hi  // first index with map[i] >= x
         while lo < hi {
             let mid = (lo + hi) >> 1
             if map[mid] < x { lo = mid + 1 } else { hi = mid }
@@ -61,14 +67,46 @@ public enum BlockwiseQuantizer {
         return (x - map[lo - 1]) <= (map[lo] - x) ? lo - 1 : lo
     }
 
+    /// Search bounds per bucket of floats sharing their top 15 bits (sign, exponent, 6 mantissa
+    /// bits): the first index with map[i] ≥ x is monotone in x, so for every x of a bucket it lies
+    /// between its values at the bucket's two ends. Narrows the binary search to a step or two.
+    static func bounds(for map: [Float]) -> [UInt16] {
+        func lowerBound(_ x: Float) -> Int {
+            var lo = 0, hi = 256
+            while lo < hi {
+                let mid = (lo + hi) >> 1
+                if map[mid] < x { lo = mid + 1 } else { hi = mid }
+            }
+            return lo
+        }
+        var out = [UInt16](repeating: 0, count: 2 * bucketCount)
+        for b in 0..<bucketCount {
+            let first = Float(bitPattern: UInt32(b) << bucketShift)
+            let last = Float(bitPattern: (UInt32(b) << bucketShift) | ((1 << bucketShift) - 1))
+            let ends = [first, last].map { $0.isNaN ? ($0.sign == .minus ? -Float.infinity : Float.infinity) : $0 }
+            let a = lowerBound(ends[0]), c = lowerBound(ends[1])
+            out[2 * b] = UInt16(min(a, c))
+            out[2 * b + 1] = UInt16(max(a, c))
+        }
+        return out
+    }
+
+    static let bucketShift: UInt32 = 17
+    static let bucketCount = 1 << (32 - 17)
+    static let signedBounds = bounds(for: signedMap)
+    static let unsignedBounds = bounds(for: unsignedMap)
+
     /// Quantizes `count` values: per block, absmax into `absmax[b]`, codes into `codes`.
     public static func quantize(_ values: UnsafePointer<Float>, count: Int, signed: Bool,
                                 codes: UnsafeMutablePointer<UInt8>, absmax: UnsafeMutablePointer<Float>) {
         let src = SendablePointer(UnsafeMutablePointer(mutating: values))
         let out = SendablePointer(codes), am = SendablePointer(absmax)
         let nb = blocks(count)
+        let table = signed ? signedBounds : unsignedBounds
+        table.withUnsafeBufferPointer { boundsBuffer in
         (signed ? signedMap : unsignedMap).withUnsafeBufferPointer { mapBuffer in
             let map = SendablePointer(UnsafeMutablePointer(mutating: mapBuffer.baseAddress!))
+            let bounds = SendablePointer(UnsafeMutablePointer(mutating: boundsBuffer.baseAddress!))
             Parallel.forRanges(nb, grain: 16) { r in
                 for b in r {
                     let lo = b * blockSize, hi = min(count, lo + blockSize)
@@ -83,7 +121,8 @@ public enum BlockwiseQuantizer {
                     for i in lo..<hi {
                         let x = src.p[i]
                         let normed = min(max(x * inv, -1), 1)
-                        var q = nearest(normed, in: map.p)
+                        let bucket = Int(normed.bitPattern >> bucketShift)
+                        var q = nearest(normed, in: map.p, from: Int(bounds.p[2 * bucket]), to: Int(bounds.p[2 * bucket + 1]))
                         if signed && x != 0 {
                             let code = map.p[q]
                             if code.sign != x.sign { q += x > 0 ? 1 : -1 }  // +0 counts as positive, as signbit does
@@ -92,6 +131,7 @@ public enum BlockwiseQuantizer {
                     }
                 }
             }
+        }
         }
     }
 
