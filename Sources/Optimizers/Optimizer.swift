@@ -162,15 +162,20 @@ public final class Optimizer {
                 throw OptimizerError("optimizer integer \"\(a.info.name)/\(k)\" is missing from the checkpoint's trainer_state.json")
             }
         }
+        for (pname, s) in scalars {
+            for (k, v) in s.scalars where !v.isFinite || (k == "step" && (v < 0 || v != v.rounded() || v > 9e15)) {
+                throw OptimizerError("optimizer scalar \"\(pname)/\(k)\" is \(v) in trainer_state.json, which no run writes; the checkpoint is damaged")
+            }
+            for (k, v) in s.integers where UInt64(v) == nil {
+                throw OptimizerError("optimizer state \(pname)/\(k): \"\(v)\" is not an unsigned integer")
+            }
+        }
         // Everything checked: now load.
         for a in assignments {
             for key in a.state.buffers.keys { a.state.load(key, from: saved[a.info.name + "/" + key]!) }
             if let s = scalars[a.info.name] {
                 for (k, v) in s.scalars { a.state.scalars[k] = v }
-                for (k, v) in s.integers {
-                    guard let u = UInt64(v) else { throw OptimizerError("optimizer state \(a.info.name)/\(k): \"\(v)\" is not an unsigned integer") }
-                    a.state.integers[k] = u
-                }
+                for (k, v) in s.integers { a.state.integers[k] = UInt64(v)! }
             }
         }
     }

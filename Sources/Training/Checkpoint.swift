@@ -112,6 +112,7 @@ public enum Checkpoint {
             guard names.contains(p.name) else { problems.append("missing \(p.name) \(p.shape)"); continue }
             let shape = st.entry(named: p.name)?.shape ?? []
             if shape != p.shape { problems.append("\(p.name): shape \(shape) in the file, \(p.shape) in the model") }
+            if st.entry(named: p.name)?.dtype == .u8 { problems.append("\(p.name): dtype U8; weights must be F32, F16 or BF16") }
         }
         let expected = Set(model.parameters.map(\.name))
         // Older transformers saved the rotary table as a buffer; it is derived, not trained.
