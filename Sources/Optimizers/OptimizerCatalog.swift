@@ -13,6 +13,10 @@ public enum OptimizerCatalog {
         Cautious.lionDescriptor,
         AdamMini.descriptor,
         Muon.descriptor,
+        GaLore.descriptor,
+        Fira.descriptor,
+        APOLLO.descriptor,
+        APOLLO.miniDescriptor,
     ]
 
     public static var names: [String] { all.map(\.name) }

@@ -7,6 +7,9 @@ public final class OptimizerMetrics {
     private var counts: [String: Int] = [:]
     private var totals: Set<String> = []
     private var order: [String] = []
+    /// Things that happened this step and deserve a line of their own (an SVD that failed and
+    /// kept the previous projector, a skipped non-finite gradient), each naming step and parameter.
+    public private(set) var events: [String] = []
 
     public init() {}
 
@@ -30,7 +33,11 @@ public final class OptimizerMetrics {
         order.map { k in (k, totals.contains(k) ? sums[k]! : sums[k]! / Double(max(counts[k]!, 1))) }
     }
 
+    /// Records an event of this step.
+    public func event(_ text: String) { events.append(text) }
+
     public func reset() {
+        events.removeAll(keepingCapacity: true)
         sums.removeAll(keepingCapacity: true)
         counts.removeAll(keepingCapacity: true)
         totals.removeAll(keepingCapacity: true)

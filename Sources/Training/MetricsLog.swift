@@ -1,8 +1,9 @@
 // MetricsLog: OUT/metrics.jsonl, one JSON object per line — a line per logged training step
 // (step, loss, lr, grad_norm, tokens_per_s, step_ms, opt_state_bytes, rss_bytes) and one
-// per evaluation (step, val_loss, val_ppl). Each line is flushed as written, so a killed run
+// per evaluation (step, val_loss, val_ppl), and one per optimizer event (step, optimizer_event). Each line is flushed as written, so a killed run
 // keeps every line it logged.
 import Foundation
+import Tensors
 import TextData
 
 public final class MetricsLog {
@@ -45,12 +46,13 @@ public final class MetricsLog {
 
 /// A number in a metrics line.
 public enum MetricValue {
-    case int(Int), double(Double)
+    case int(Int), double(Double), string(String)
 
     var json: String {
         switch self {
         case .int(let i): return String(i)
         case .double(let d): return d.isFinite ? "\(d)" : "null"
+        case .string(let s): return JSONValue.quoted(s)
         }
     }
 }

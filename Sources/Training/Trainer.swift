@@ -87,6 +87,9 @@ public final class Trainer {
         }
     }
 
+    /// Rule counters that are also summed over the steps between two metrics lines.
+    static let summedMetrics: Set<String> = ["refreshes", "refresh_ms", "svd_failures", "limiter_activations"]
+
     /// What a finished (or interrupted) run reports.
     public struct Summary {
         public var steps: Int
@@ -160,6 +163,10 @@ public final class Trainer {
         var windowStart = Date(), windowTokens = 0
         let runStart = Date(), startElapsed = state.elapsedSeconds
         var lastCheckpoint: URL?
+        // Optimizer time since the last metrics line: its sum, its longest step (so an SVD
+        // refresh shows even when log_every skips its step) and the rules' counters.
+        var windowOptimizerSeconds = 0.0, windowLongestOptimizer = 0.0
+        var windowOptimizerMetrics: [String: Double] = [:]
         while state.step < total {
             if Interrupt.signal != nil || state.step >= (stopAfter ?? Int.max) { break }
             let t0 = Date()
@@ -178,14 +185,28 @@ public final class Trainer {
             let eta = Double(total - s) * Double(tokensPerStep) / max(tps, 1e-9)
             let lr = schedule.lr(step: s)
             if skipped { progress.print("step \(s): gradient norm is not finite (loss \(loss)); update skipped") }
+            for event in report.optimizerEvents {
+                progress.print(event)
+                metrics.write([("step", .int(s)), ("optimizer_event", .string(event))])
+            }
+            windowOptimizerSeconds += report.optimizerSeconds
+            windowLongestOptimizer = max(windowLongestOptimizer, report.optimizerSeconds)
+            for (k, v) in report.optimizerMetrics { windowOptimizerMetrics[k, default: 0] += v }
             progress.update(step: s, loss: loss, lr: lr, tokensPerSecond: tps, etaSeconds: eta)
             if s % logEvery == 0 || s == 1 || s == total {
                 metrics.write([("step", .int(s)), ("loss", .double(loss)), ("lr", .double(lr)),
                                ("grad_norm", .double(norm)), ("tokens_per_s", .double(tps)),
                                ("step_ms", .double(stepSeconds * 1000)),
                                ("opt_state_bytes", .int(optimizer.stateBytes)),
-                               ("rss_bytes", .int(ProcessMemory.residentBytes))]
-                              + report.optimizerMetrics.map { ("opt_" + $0.0, MetricValue.double($0.1)) })
+                               ("rss_bytes", .int(ProcessMemory.residentBytes)),
+                               ("optimizer_ms", .double(windowOptimizerSeconds * 1000)),
+                               ("optimizer_max_ms", .double(windowLongestOptimizer * 1000))]
+                              + report.optimizerMetrics.map { ("opt_" + $0.0, MetricValue.double($0.1)) }
+                              + windowOptimizerMetrics.keys.sorted().filter(Trainer.summedMetrics.contains).map {
+                                  ("opt_\($0)_since_last", MetricValue.double(windowOptimizerMetrics[$0]!)) })
+                windowOptimizerSeconds = 0
+                windowLongestOptimizer = 0
+                windowOptimizerMetrics.removeAll()
                 progress.logLine(step: s, loss: loss, lr: lr, gradNorm: norm, tokensPerSecond: tps, etaSeconds: eta)
                 windowStart = Date()
                 windowTokens = 0

@@ -20,6 +20,8 @@ public struct StepReport {
     public var totalSeconds = 0.0
     /// The rules' per-step metrics (key, value).
     public var optimizerMetrics: [(String, Double)] = []
+    /// The rules' events of this step (a failed SVD, a skipped non-finite gradient).
+    public var optimizerEvents: [String] = []
 }
 
 public struct TrainingStep {
@@ -68,10 +70,11 @@ public struct TrainingStep {
         let skipped = !norm.isFinite
         if !skipped && gradClip > 0 { GradientClipping.clip(model.parameters, maxNorm: gradClip, norm: norm) }
         let t4 = BenchClock.now()
-        var metrics: [(String, Double)] = []
+        var metrics: [(String, Double)] = [], events: [String] = []
         if !skipped {
             try optimizer.step(step, lr: lr, seed: seed)
             metrics = optimizer.metrics.values
+            events = optimizer.metrics.events
         }
         let t5 = BenchClock.now()
         var r = StepReport(loss: lossSum / Double(gradAccum), gradNorm: norm, skipped: skipped)
@@ -81,6 +84,7 @@ public struct TrainingStep {
         r.optimizerSeconds = t5 - t4
         r.totalSeconds = t5 - start
         r.optimizerMetrics = metrics
+        r.optimizerEvents = events
         return r
     }
 }
