@@ -26,7 +26,9 @@ public final class Optimizer {
 
     /// Builds the state of every parameter of `groups`. `modelParameters` fixes each
     /// parameter's index; each must belong to exactly one group.
-    public init(name: String, groups: [ParameterGroup], modelParameters: [Parameter], stateBits: Int = 32) throws {
+    /// With `materialized` false the state is only reserved, for counting (see RuleState).
+    public init(name: String, groups: [ParameterGroup], modelParameters: [Parameter], stateBits: Int = 32,
+                materialized: Bool = true) throws {
         self.name = name
         self.groups = groups
         self.stateBits = stateBits
@@ -38,7 +40,7 @@ public final class Optimizer {
             for p in g.parameters {
                 guard seen.insert(p.name).inserted else { throw OptimizerError("plan of \(name): \(p.name) is in two groups") }
                 let info = ParameterInfo(name: p.name, index: index[p.name] ?? list.count, role: p.role, shape: p.shape, layer: p.layer)
-                let state = RuleState()
+                let state = RuleState(materialized: materialized)
                 try g.rule.makeState(for: info, state: state)
                 list.append(Assignment(parameter: p, info: info, group: gi, state: state))
             }

@@ -45,12 +45,15 @@ public enum OptimizerCatalog {
     }
 
     /// Builds the optimizer named in `settings` for `model`'s `parameters`.
-    public static func make(_ settings: OptimizerSettings, model: ModelDescription, parameters: [Parameter]) throws -> Optimizer {
+    /// With `materialized` false the state is reserved but not written (for counting it).
+    public static func make(_ settings: OptimizerSettings, model: ModelDescription, parameters: [Parameter],
+                            materialized: Bool = true) throws -> Optimizer {
         let descriptor = try descriptor(named: settings.name)
         let config = try OptimizerConfig(descriptor: descriptor, settings: settings)
         let groups = try descriptor.plan(config, model, parameters)
         let bits = descriptor.option("state_bits") != nil ? try config.stateBits() : 32
-        return try Optimizer(name: descriptor.name, groups: groups, modelParameters: parameters, stateBits: bits)
+        return try Optimizer(name: descriptor.name, groups: groups, modelParameters: parameters, stateBits: bits,
+                             materialized: materialized)
     }
 
     /// The README's optimizer table (Markdown), one row per descriptor.

@@ -11,11 +11,11 @@ public final class ByteBuffer {
     public let count: Int
     public let pointer: UnsafeMutablePointer<UInt8>
 
-    public init(shape: [Int]) {
+    public init(shape: [Int], zeroed: Bool = true) {
         self.shape = shape
         self.count = shape.reduce(1, *)
         pointer = .allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
+        if zeroed { pointer.initialize(repeating: 0, count: max(count, 1)) }
     }
 
     deinit { pointer.deallocate() }
@@ -59,12 +59,16 @@ public final class RuleState {
     /// How each moment is stored (declared by the rule; not saved, the plan rebuilds it).
     private(set) var moments: [String: MomentLayout] = [:]
 
-    public init() {}
+    /// False for a plan built only to count its state (`swift-train memory`): buffers are
+    /// reserved but never written, so no page of them is touched.
+    public let materialized: Bool
+
+    public init(materialized: Bool = true) { self.materialized = materialized }
 
     /// Declares a zero-filled Float32 buffer.
     @discardableResult
     public func addFloat(_ key: String, shape: [Int]) -> Tensor {
-        let t = Tensor.zeros(shape)
+        let t = materialized ? Tensor.zeros(shape) : Tensor(uninitializedShape: shape)
         buffers[key] = .f32(t)
         return t
     }
@@ -72,7 +76,7 @@ public final class RuleState {
     /// Declares a zero-filled UInt8 buffer.
     @discardableResult
     public func addBytes(_ key: String, shape: [Int]) -> ByteBuffer {
-        let b = ByteBuffer(shape: shape)
+        let b = ByteBuffer(shape: shape, zeroed: materialized)
         buffers[key] = .u8(b)
         return b
     }

@@ -9,6 +9,28 @@ public final class BufferPool: @unchecked Sendable {
 
     private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
     private var lock = pthread_mutex_t()
+    private var live = 0, peak = 0
+
+    /// Bytes of Float buffers handed out and not yet given back (every live Tensor).
+    public var liveBytes: Int {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return live
+    }
+
+    /// The largest `liveBytes` since the last `resetPeak()`.
+    public var peakBytes: Int {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return peak
+    }
+
+    /// Starts a new peak window at the current live bytes.
+    public func resetPeak() {
+        pthread_mutex_lock(&lock)
+        peak = live
+        pthread_mutex_unlock(&lock)
+    }
 
     private init() { pthread_mutex_init(&lock, nil) }
 
@@ -16,6 +38,8 @@ public final class BufferPool: @unchecked Sendable {
     public func take(_ count: Int) -> UnsafeMutablePointer<Float> {
         let n = max(count, 1)
         pthread_mutex_lock(&lock)
+        live += n * 4
+        peak = max(peak, live)
         if var list = free[n], let p = list.popLast() {
             free[n] = list
             pthread_mutex_unlock(&lock)
@@ -33,6 +57,7 @@ public final class BufferPool: @unchecked Sendable {
     public func give(_ p: UnsafeMutablePointer<Float>, count: Int) {
         let n = max(count, 1)
         pthread_mutex_lock(&lock)
+        live -= n * 4
         free[n, default: []].append(p)
         pthread_mutex_unlock(&lock)
     }
