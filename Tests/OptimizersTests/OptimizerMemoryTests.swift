@@ -1,4 +1,5 @@
-// opt_state_bytes against the memory formulas of optimizers-elementwise-zo.md §9, computed here
+// opt_state_bytes against the memory formulas of optimizers-elementwise-zo.md §9 and
+// optimizers-lowrank.md §6, computed here
 // independently for every parameter of the llama-tiny shape (d 128, 4 layers, 4 heads,
 // I 352, V 4096): each optimizer's plan, before and after a step, holds exactly those bytes.
 import XCTest
@@ -37,6 +38,17 @@ final class OptimizerMemoryTests: XCTestCase {
             let perHead = p.role == .attentionQuery || p.role == .attentionKey
             return 4 * (n + (perHead ? Self.config.numAttentionHeads : m))
         case "muon": return p.role.isBlockMatrix ? moment : 2 * moment
+        case "galore", "fira", "apollo", "apollo-mini":
+            // §6: r·d_lo (stored SVD projector) + 2r·d_hi (+ 1 for the limiter); the rest HF AdamW 2·numel.
+            guard p.role.isBlockMatrix else { return 2 * moment }
+            let lo = min(m, cols), hi = max(m, cols)
+            let r = optimizer == "apollo-mini" ? 1 : min(Self.config.hiddenSize / 4, optimizer == "apollo" ? Int.max : lo)
+            let moments = 2 * (bits == 8 ? moment8(r * hi) : 4 * r * hi)
+            switch optimizer {
+            case "galore": return 4 * r * lo + moments
+            case "fira": return 4 * r * lo + moments + 4
+            default: return moments + 4  // APOLLO: P regenerated from the seed, not kept
+            }
         default: XCTFail("no formula for \(optimizer)"); return -1
         }
     }
@@ -55,6 +67,7 @@ final class OptimizerMemoryTests: XCTestCase {
             ("adamw", "adamw", [:]), ("cadamw", "cadamw", [:]), ("lion", "lion", [:]), ("clion", "clion", [:]),
             ("sgd-momentum", "sgd", ["momentum": 0.9]), ("adafactor", "adafactor", [:]),
             ("adafactor-beta1", "adafactor", ["beta1": 0.9]), ("adam-mini", "adam-mini", [:]), ("muon", "muon", [:]),
+            ("galore", "galore", [:]), ("fira", "fira", [:]), ("apollo", "apollo", [:]), ("apollo-mini", "apollo-mini", [:]),
         ]
         for (label, name, numbers) in cases {
             let (model, opt) = try make(name, numbers)
@@ -67,7 +80,8 @@ final class OptimizerMemoryTests: XCTestCase {
 
     func testEightBitStateHoldsCodesPlusAbsmaxPerBlock() throws {
         for (label, name, numbers) in [("adamw", "adamw", [String: Double]()), ("cadamw", "cadamw", [:]), ("lion", "lion", [:]),
-                                       ("clion", "clion", [:]), ("sgd-momentum", "sgd", ["momentum": 0.9]), ("muon", "muon", [:])] {
+                                       ("clion", "clion", [:]), ("sgd-momentum", "sgd", ["momentum": 0.9]), ("muon", "muon", [:]),
+                                       ("galore", "galore", [:]), ("apollo", "apollo", [:])] {
             var n = numbers
             n["state_bits"] = 8
             let (model, opt) = try make(name, n)

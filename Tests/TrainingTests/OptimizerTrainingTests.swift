@@ -17,6 +17,10 @@ final class OptimizerTrainingTests: XCTestCase {
         ("lion", "lion", ["lr": "0.0005"]), ("cadamw", "cadamw", [:]), ("clion", "clion", ["lr": "0.0005"]),
         ("adam-mini", "adam-mini", [:]), ("muon", "muon", ["lr": "0.02", "adamw_lr": "0.003"]),
         ("lion-8bit", "lion", ["lr": "0.0005", "state_bits": "8"]), ("muon-8bit", "muon", ["lr": "0.02", "state_bits": "8"]),
+        // Low-rank family; update_proj_gap 2 so the 6-step resume test crosses refreshes.
+        ("galore", "galore", ["lr": "0.01", "update_proj_gap": "2"]), ("fira", "fira", ["lr": "0.01", "update_proj_gap": "2"]),
+        ("apollo", "apollo", ["lr": "0.01", "update_proj_gap": "2"]), ("apollo-mini", "apollo-mini", ["lr": "0.01", "update_proj_gap": "2"]),
+        ("galore-8bit", "galore", ["lr": "0.01", "update_proj_gap": "2", "state_bits": "8", "rank": "32"]),
     ]
 
     /// configs/llama-tiny.json's model (d 128, 4 layers, 4 heads, I 352, V 4096) as a file in `dir`.
