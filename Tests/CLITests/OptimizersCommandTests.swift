@@ -11,7 +11,7 @@ final class OptimizersCommandTests: XCTestCase {
         XCTAssertTrue(table.hasPrefix("| name | rule |"), table)
         let readme = try String(contentsOf: CLIRunner.root.appendingPathComponent("README.md"), encoding: .utf8)
         XCTAssertTrue(readme.contains(table), "README's optimizer table differs from `swift-train optimizers --markdown`:\n\(table)")
-        for name in ["adamw", "sgd", "adafactor", "lion", "cadamw", "clion", "adam-mini", "muon"] {
+        for name in ["adamw", "sgd", "adafactor", "lion", "cadamw", "clion", "adam-mini", "muon", "galore", "fira", "apollo", "apollo-mini"] {
             XCTAssertTrue(table.contains("| `\(name)` |"), "table lacks \(name)")
         }
     }
@@ -22,7 +22,7 @@ final class OptimizersCommandTests: XCTestCase {
         let help = try CLIRunner.run(["train", "--help"])
         XCTAssertEqual(help.status, 0, help.err)
         let names = list.out.split(separator: "\n").filter { !$0.hasPrefix(" ") && $0.contains(":") }.map { String($0.split(separator: ":")[0]) }
-        XCTAssertEqual(names.count, 8, list.out)
+        XCTAssertEqual(names.count, 12, list.out)
         let flags = Set(list.out.split(separator: "\n").compactMap { line -> String? in
             let t = line.trimmingCharacters(in: .whitespaces)
             return t.hasPrefix("--") ? String(t.split(separator: " ")[0]) : nil
@@ -45,5 +45,34 @@ final class OptimizersCommandTests: XCTestCase {
         let choice = try CLIRunner.run(["train", "--config", "configs/llama-tiny.json", "--optimizer", "muon", "--adjust-lr-fn", "spectral", "--steps", "1"])
         XCTAssertNotEqual(choice.status, 0)
         XCTAssertTrue(choice.err.contains("--adjust-lr-fn") && choice.err.contains("match_rms_adamw"), choice.err)
+    }
+}
+
+final class MemoryCommandTests: XCTestCase {
+    func testMemoryTablePerOptimizerAndJSON() throws {
+        let r = try CLIRunner.run(["memory", "--config", "configs/llama-tiny.json", "--optimizer", "adamw", "--optimizer", "galore,rank=32",
+                                   "--optimizer", "apollo-mini", "--batch-size", "2", "--seq-len", "32", "--json"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        let rows = try XCTUnwrap(o["rows"] as? [[String: Any]])
+        XCTAssertEqual(rows.map { $0["optimizer"] as? String }, ["adamw", "galore,rank=32", "apollo-mini"])
+        let params = 1_852_544 * 4
+        XCTAssertEqual(rows[0]["parameter_bytes"] as? Int, params)
+        XCTAssertEqual(rows[0]["optimizer_state_bytes"] as? Int, 2 * params, "AdamW: 2 floats per parameter")
+        let galore = try XCTUnwrap(rows[1]["optimizer_state_bytes"] as? Int), mini = try XCTUnwrap(rows[2]["optimizer_state_bytes"] as? Int)
+        XCTAssertLessThan(galore, 2 * params)
+        XCTAssertLessThan(mini, galore)
+        for row in rows {
+            let total = try XCTUnwrap(row["total_bytes"] as? Int), act = try XCTUnwrap(row["activation_bytes"] as? Int)
+            XCTAssertGreaterThan(act, 0)
+            XCTAssertEqual(total, 2 * params + (row["optimizer_state_bytes"] as! Int) + act)
+        }
+        let table = try CLIRunner.run(["memory", "--config", "configs/llama-tiny.json", "--optimizer", "lion", "--no-activations"])
+        XCTAssertEqual(table.status, 0, table.err)
+        XCTAssertTrue(table.out.contains("optimizer state") && table.out.contains("lion"), table.out)
+        let bad = try CLIRunner.run(["memory", "--config", "configs/llama-tiny.json", "--optimizer", "galore,rank"])
+        XCTAssertTrue(bad.exited)
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.err.contains("key=value"), bad.err)
     }
 }

@@ -13,6 +13,16 @@ public struct LowRankAdam: Sendable {
     public var beta1: Double, beta2: Double, eps: Double
     public var stateBits: Int
 
+    public init(projector: LowRankProjector, updateGap: Int = 200, beta1: Double = 0.9, beta2: Double = 0.999,
+                eps: Double = 1e-6, stateBits: Int = 32) {
+        self.projector = projector
+        self.updateGap = updateGap
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.stateBits = stateBits
+    }
+
     /// What one low-rank step produced; tensors are transient workspace.
     public struct Step {
         public let g: Tensor, p: Tensor, r: Tensor, n: Tensor

@@ -82,7 +82,8 @@ public struct LowRankProjector: Sendable {
     public func randomProjector(seed: UInt64, parameter: Int, refresh: Int, into p: Tensor) {
         if let f = fixed { return fill(p, with: f) }
         let r = Float(max(rank, 1))
-        let key = 0xA9_0110_0000_0000 ^ (UInt64(truncatingIfNeeded: parameter) << 24) ^ UInt64(truncatingIfNeeded: refresh)
+        // Parameter and refresh index in disjoint halves of the key (no collision below 2³²).
+        let key = 0xA9_0110 &+ (UInt64(truncatingIfNeeded: parameter) << 32 | UInt64(truncatingIfNeeded: refresh) & 0xFFFF_FFFF)
         GaussianFill.fill(p.buffer, seed: seed, key: key, std: 1 / r.squareRoot())
     }
 
