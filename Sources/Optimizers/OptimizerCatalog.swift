@@ -17,6 +17,9 @@ public enum OptimizerCatalog {
         Fira.descriptor,
         APOLLO.descriptor,
         APOLLO.miniDescriptor,
+        RACS.descriptor,
+        Alice.descriptor,
+        Alice.zeroDescriptor,
     ]
 
     public static var names: [String] { all.map(\.name) }

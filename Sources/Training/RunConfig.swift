@@ -193,7 +193,7 @@ public struct RunConfig: Equatable {
             if !flagKeys.contains(name), let fileOpt = fileOptimizer,
                let fileDescriptor = try? OptimizerCatalog.descriptor(named: fileOpt),
                fileDescriptor.name != chosen.name, fileDescriptor.option(name) != nil {
-                notes.append("\(name) \(values[name]!.described) in the config is a \(fileDescriptor.name) setting; \(chosen.name) does not read it, so it is left out")
+                notes.append("\(name) \(values[name]!.described) in the config is a setting of \(fileDescriptor.name); \(chosen.name) does not read it, so it is left out")
                 values[name] = nil
                 continue
             }
