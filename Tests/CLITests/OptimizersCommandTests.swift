@@ -11,7 +11,7 @@ final class OptimizersCommandTests: XCTestCase {
         XCTAssertTrue(table.hasPrefix("| name | rule |"), table)
         let readme = try String(contentsOf: CLIRunner.root.appendingPathComponent("README.md"), encoding: .utf8)
         XCTAssertTrue(readme.contains(table), "README's optimizer table differs from `swift-train optimizers --markdown`:\n\(table)")
-        for name in ["adamw", "sgd", "adafactor", "lion", "cadamw", "clion", "adam-mini", "muon", "galore", "fira", "apollo", "apollo-mini"] {
+        for name in ["adamw", "sgd", "adafactor", "lion", "cadamw", "clion", "adam-mini", "muon", "galore", "fira", "apollo", "apollo-mini", "racs", "alice", "alice-0"] {
             XCTAssertTrue(table.contains("| `\(name)` |"), "table lacks \(name)")
         }
     }
@@ -22,7 +22,7 @@ final class OptimizersCommandTests: XCTestCase {
         let help = try CLIRunner.run(["train", "--help"])
         XCTAssertEqual(help.status, 0, help.err)
         let names = list.out.split(separator: "\n").filter { !$0.hasPrefix(" ") && $0.contains(":") }.map { String($0.split(separator: ":")[0]) }
-        XCTAssertEqual(names.count, 12, list.out)
+        XCTAssertEqual(names.count, 15, list.out)
         let flags = Set(list.out.split(separator: "\n").compactMap { line -> String? in
             let t = line.trimmingCharacters(in: .whitespaces)
             return t.hasPrefix("--") ? String(t.split(separator: " ")[0]) : nil

@@ -1,5 +1,5 @@
 // opt_state_bytes against the memory formulas of optimizers-elementwise-zo.md §9 and
-// optimizers-lowrank.md §6, computed here
+// optimizers-lowrank.md §6 (low-rank, RACS, Alice), computed here
 // independently for every parameter of the llama-tiny shape (d 128, 4 layers, 4 heads,
 // I 352, V 4096): each optimizer's plan, before and after a step, holds exactly those bytes.
 import XCTest
@@ -49,6 +49,12 @@ final class OptimizerMemoryTests: XCTestCase {
             case "fira": return 4 * r * lo + moments + 4
             default: return moments + 4  // APOLLO: P regenerated from the seed, not kept
             }
+        case "racs": return p.role.isBlockMatrix ? 4 * (m + cols + 1) : 2 * moment
+        case "alice", "alice-0":
+            // §5.3 after orientation (a ≤ b): a·r + r² (Alice) + 2r·b + b + 1.
+            guard p.role.isBlockMatrix else { return 2 * moment }
+            let lo = min(m, cols), hi = max(m, cols), r = min(Self.config.hiddenSize / 4, lo)
+            return 4 * (lo * r + (optimizer == "alice" ? r * r : 0) + 2 * r * hi + hi + 1)
         default: XCTFail("no formula for \(optimizer)"); return -1
         }
     }
@@ -68,6 +74,7 @@ final class OptimizerMemoryTests: XCTestCase {
             ("sgd-momentum", "sgd", ["momentum": 0.9]), ("adafactor", "adafactor", [:]),
             ("adafactor-beta1", "adafactor", ["beta1": 0.9]), ("adam-mini", "adam-mini", [:]), ("muon", "muon", [:]),
             ("galore", "galore", [:]), ("fira", "fira", [:]), ("apollo", "apollo", [:]), ("apollo-mini", "apollo-mini", [:]),
+            ("racs", "racs", [:]), ("alice", "alice", [:]), ("alice-0", "alice-0", [:]),
         ]
         for (label, name, numbers) in cases {
             let (model, opt) = try make(name, numbers)

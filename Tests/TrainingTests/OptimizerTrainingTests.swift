@@ -21,6 +21,10 @@ final class OptimizerTrainingTests: XCTestCase {
         ("galore", "galore", ["lr": "0.01", "update_proj_gap": "2"]), ("fira", "fira", ["lr": "0.01", "update_proj_gap": "2"]),
         ("apollo", "apollo", ["lr": "0.01", "update_proj_gap": "2"]), ("apollo-mini", "apollo-mini", ["lr": "0.01", "update_proj_gap": "2"]),
         ("galore-8bit", "galore", ["lr": "0.01", "update_proj_gap": "2", "state_bits": "8", "rank": "32"]),
+        // Structured family (the paper's lr 0.02); update_proj_gap 2 crosses Alice refreshes on resume.
+        ("racs", "racs", ["lr": "0.02"]), ("alice", "alice", ["lr": "0.02", "update_proj_gap": "2"]),
+        ("alice-0", "alice-0", ["lr": "0.02", "update_proj_gap": "2"]),
+        ("alice-compat", "alice", ["lr": "0.02", "update_proj_gap": "2", "alice_compat": "pytorch-optimizer", "lowrank_include_head": "true"]),
     ]
 
     /// configs/llama-tiny.json's model (d 128, 4 layers, 4 heads, I 352, V 4096) as a file in `dir`.
