@@ -88,7 +88,7 @@ public final class Trainer {
     }
 
     /// Rule counters that are also summed over the steps between two metrics lines.
-    static let summedMetrics: Set<String> = ["refreshes", "refresh_ms", "svd_failures", "limiter_activations"]
+    static let summedMetrics: Set<String> = ["refreshes", "refresh_ms", "svd_failures", "basis_failures", "limiter_activations"]
 
     /// What a finished (or interrupted) run reports.
     public struct Summary {

@@ -68,7 +68,10 @@ final class RACSTests: XCTestCase {
     func testScaleInvarianceOverSeveralSteps() throws {
         // §4.6 test 3: every gradient times c leaves every update unchanged (here c = 1e-4 and 1e3).
         let m = 5, n = 7
-        let grads = (0..<6).map { k in lrGaussian(m * n, seed: UInt64(40 + k)).map { $0 * Float(1 + k % 3) } }
+        let grads: [[Float]] = (0..<6).map { (k: Int) -> [Float] in
+            let scale = Float(1 + k % 3)
+            return lrGaussian(m * n, seed: UInt64(40 + k)).map { $0 * scale }
+        }
         func run(_ c: Float) throws -> [[Float]] {
             let h = try RuleHarness(RACS(), theta: lrGaussian(m * n, seed: 1), shape: [m, n])
             return try grads.map { try h.run($0.map { $0 * c }, lr: 0.02) }

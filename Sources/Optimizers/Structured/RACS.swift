@@ -35,7 +35,8 @@ public struct RACS: UpdateRule {
         // A / max(A), so the Float products cannot underflow for tiny gradients; ŝ is rescaled after.
         let a = Tensor(uninitializedShape: [m, n])
         var amax: Float = 0
-        for i in 0..<(m * n) { let x = g[i] * g[i]; a[i] = x; amax = max(amax, x) }
+        let gp = g.pointer, ap = a.pointer
+        for i in 0..<(m * n) { let x = gp[i] * gp[i]; ap[i] = x; amax = max(amax, x) }
         guard amax > 0 else { return ([Double](repeating: 0, count: n), [Double](repeating: 0, count: m)) }
         a.scaleInPlace(1 / amax)
         let q = Tensor.filled([m], with: 1), s = Tensor.zeros([n])
@@ -55,6 +56,11 @@ public struct RACS: UpdateRule {
     public func direction(grad: Tensor, parameter: Tensor, state: RuleState, into d: Tensor,
                           context: RuleContext) throws -> StepScale {
         let m = context.parameter.rows, n = context.parameter.cols
+        guard ApplyUpdate.allFinite(grad) else {
+            context.metrics.event("step \(context.step), \(context.parameter.name): the gradient is not finite; this parameter was not updated")
+            d.fillZero()
+            return StepScale(lrFactor: 0, decayRate: 0)
+        }
         state.updates += 1
         let t = state.updates
         let (sHat, qHat) = RACS.fixedPoint(grad.shape.count == 2 ? grad : reshaped(grad, m, n), iterations: iterations)
@@ -64,9 +70,16 @@ public struct RACS: UpdateRule {
         for i in 0..<m { q[i] = b * q[i] + a * Float(qHat[i]) }
         // G̃_ij = G_ij / √q_i / √s_j (0 where either is 0): divided twice so nothing underflows.
         let invS = (0..<n).map { s[$0] > 0 ? 1 / s[$0].squareRoot() : 0 }
-        for i in 0..<m {
-            let iq: Float = q[i] > 0 ? 1 / q[i].squareRoot() : 0
-            for j in 0..<n { d[i * n + j] = grad[i * n + j] * iq * invS[j] }
+        let gp = SendablePointer(grad.pointer), dp = SendablePointer(d.pointer), qp = SendablePointer(q.pointer)
+        invS.withUnsafeBufferPointer { isb in
+            let sp = SendablePointer(UnsafeMutablePointer(mutating: isb.baseAddress!))
+            Parallel.forRanges(m, grain: max(1, 16384 / max(n, 1))) { rows in
+                for i in rows {
+                    let iq: Float = qp.p[i] > 0 ? 1 / qp.p[i].squareRoot() : 0
+                    let g = gp.p + i * n, o = dp.p + i * n
+                    for j in 0..<n { o[j] = g[j] * iq * sp.p[j] }
+                }
+            }
         }
         let norm = d.sumOfSquares().squareRoot()
         var nu = 1.0
