@@ -7,5 +7,5 @@ struct SwiftTrain: ParsableCommand {
         commandName: "swift-train",
         abstract: "Pre-train LLaMA-style models on the CPU and compare memory-efficient optimizers.",
         subcommands: [TrainCommand.self, EvalCommand.self, SampleCommand.self, PrepareCommand.self, BenchCommand.self,
-                      OptimizersCommand.self, MemoryCommand.self])
+                      OptimizersCommand.self, MemoryCommand.self, PlotCommand.self, CompareCommand.self])
 }

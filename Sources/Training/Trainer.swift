@@ -228,10 +228,24 @@ public final class Trainer {
             progress.print("interrupted at step \(state.step): checkpoint \(lastCheckpoint!.path); continue with --resume \(outURL.path)")
         }
         let seconds = max(state.elapsedSeconds, 1e-9)
-        return Summary(steps: state.step, finalLoss: lastLoss, finalValLoss: lastVal,
-                       tokensPerSecond: Double(state.tokensSeen) / seconds,
-                       optimizerStateBytes: optimizer.stateBytes,
-                       peakRSSBytes: ProcessMemory.peakResidentBytes, interrupted: interrupted,
-                       checkpoint: lastCheckpoint)
+        let summary = Summary(steps: state.step, finalLoss: lastLoss, finalValLoss: lastVal,
+                              tokensPerSecond: Double(state.tokensSeen) / seconds,
+                              optimizerStateBytes: optimizer.stateBytes,
+                              peakRSSBytes: ProcessMemory.peakResidentBytes, interrupted: interrupted,
+                              checkpoint: lastCheckpoint)
+        try writeSummary(summary, seconds: seconds)
+        return summary
+    }
+
+    /// OUT/summary.json: the closing figures of this (possibly resumed) run, for `compare`.
+    func writeSummary(_ s: Summary, seconds: Double) throws {
+        var fields: [(String, MetricValue)] = [("steps", .int(s.steps)), ("final_loss", .double(s.finalLoss)),
+                                                ("tokens_per_s", .double(s.tokensPerSecond)),
+                                                ("opt_state_bytes", .int(s.optimizerStateBytes)),
+                                                ("peak_rss_bytes", .int(s.peakRSSBytes)), ("train_seconds", .double(seconds)),
+                                                ("interrupted", .int(s.interrupted ? 1 : 0)), ("optimizer", .string(optimizer.name))]
+        if let v = s.finalValLoss { fields.append(("val_loss", .double(v))) }
+        let body = "{" + fields.map { "\"\($0.0)\": \($0.1.json)" }.joined(separator: ", ") + "}\n"
+        try AtomicFile.write(Data(body.utf8), to: outURL.appendingPathComponent("summary.json").path)
     }
 }

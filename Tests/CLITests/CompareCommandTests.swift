@@ -1,0 +1,89 @@
+// `swift-train compare` end to end on a micro config: the table has every column for every
+// run, the SVGs hold a path per run, a diverging run is marked and does not stop the others,
+// and an interrupted comparison continues with --resume.
+import Foundation
+import XCTest
+
+final class CompareCommandTests: XCTestCase {
+    /// A prepared corpus and a micro run config in a fresh folder.
+    func fixture() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cmp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var text = "", x: UInt64 = 7
+        let words = ["in", "the", "beginning", "was", "light", "and", "water", "upon", "earth", "day", "night"]
+        for _ in 0..<3000 {
+            x = x &* 6364136223846793005 &+ 1
+            text += words[Int(x >> 40) % words.count] + ((x >> 20) % 9 == 0 ? ".\n" : " ")
+        }
+        try Data(text.utf8).write(to: dir.appendingPathComponent("corpus.txt"))
+        let prep = try CLIRunner.run(["prepare", "--input", "corpus.txt", "--out", "data", "--vocab-size", "300"], in: dir)
+        XCTAssertEqual(prep.status, 0, prep.err)
+        try Data("""
+        {"model": {"vocab_size": 300, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 64},
+         "data": "data", "optimizer": "adamw", "lr": 0.003, "batch_size": 2, "seq_len": 16, "log_every": 1, "eval_every": 10, "eval_batches": 2,
+         "warmup_steps": 2, "seed": 3}
+        """.utf8).write(to: dir.appendingPathComponent("micro.json"))
+        return dir
+    }
+
+    func testCompareWritesTheTableAndPlotsAndMarksADivergingRun() throws {
+        let dir = try fixture()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLIRunner.run(["compare", "--config", "micro.json", "--optimizers", "adamw,lion-slow=lion:lr=0.0003,boom=sgd:lr=1e5",
+                                   "--set", "adamw.beta2=0.95", "--steps", "30", "--out", "cmp"], in: dir)
+        XCTAssertTrue(r.exited, r.err)
+        XCTAssertEqual(r.status, 0, r.err + r.out)
+        let plan = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("cmp/compare.json"))) as! [String: Any]
+        let runs = plan["runs"] as! [[String: Any]]
+        XCTAssertEqual(runs.map { $0["label"] as! String }, ["adamw", "lion-slow", "boom"])
+        XCTAssertEqual(runs.map { $0["status"] as! String }, ["done", "done", "diverged"])
+        XCTAssertEqual((runs[0]["settings"] as! [String: String])["beta2"], "0.95")
+        let md = try String(contentsOf: dir.appendingPathComponent("cmp/compare.md"), encoding: .utf8)
+        let rows = md.split(separator: "\n").filter { $0.hasPrefix("| adamw |") || $0.hasPrefix("| lion-slow |") }
+        XCTAssertEqual(rows.count, 2, md)
+        for row in rows {
+            let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            XCTAssertEqual(cells.count, 11, String(row))
+            XCTAssertFalse(cells.contains("—"), "every column filled: \(row)")
+        }
+        XCTAssertTrue(md.contains("| adamw | adamw | done |") && md.contains("| 1.00 |"), "AdamW's ratio to itself is 1: \(md)")
+        for name in ["loss.svg", "val.svg", "pareto.svg"] {
+            let svg = try String(contentsOf: dir.appendingPathComponent("cmp/" + name), encoding: .utf8)
+            XCTAssertTrue(svg.hasPrefix("<") && svg.contains("</svg>"), name)
+            XCTAssertTrue(svg.contains("adamw") && svg.contains("lion-slow"), "\(name) labels every finished run")
+        }
+        XCTAssertTrue(r.out.contains("diverged"), r.out)
+    }
+
+    func testInterruptedCompareResumes() throws {
+        let dir = try fixture()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let p = Process()
+        p.executableURL = try CLIRunner.binary()
+        p.arguments = ["compare", "--config", "micro.json", "--optimizers", "adamw,lion", "--steps", "400", "--out", "cmp"]
+        p.currentDirectoryURL = dir
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let metrics = dir.appendingPathComponent("cmp/adamw/metrics.jsonl")
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if ((try? String(contentsOf: metrics, encoding: .utf8)) ?? "").split(separator: "\n").count >= 3 { break }
+            usleep(20_000)
+        }
+        p.interrupt()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 130)
+        let before = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("cmp/compare.json"))) as! [String: Any]
+        XCTAssertEqual((before["runs"] as! [[String: Any]]).map { $0["status"] as! String }, ["interrupted", "pending"])
+        let resumed = try CLIRunner.run(["compare", "--resume", "cmp"], in: dir)
+        XCTAssertEqual(resumed.status, 0, resumed.err + resumed.out)
+        let after = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("cmp/compare.json"))) as! [String: Any]
+        XCTAssertEqual((after["runs"] as! [[String: Any]]).map { $0["status"] as! String }, ["done", "done"])
+        let steps = try String(contentsOf: metrics, encoding: .utf8).split(separator: "\n").filter { $0.contains("\"loss\"") }
+        XCTAssertEqual(steps.count, 400, "each step of the interrupted run logged once")
+        let again = try CLIRunner.run(["compare", "--config", "micro.json", "--optimizers", "adamw", "--steps", "5", "--out", "cmp"], in: dir)
+        XCTAssertNotEqual(again.status, 0)
+        XCTAssertTrue(again.err.contains("--resume"), again.err)
+    }
+}
