@@ -161,17 +161,22 @@ struct CompareCommand: ParsableCommand {
             "\n\n![training loss](loss.svg)\n\n![validation loss](val.svg)\n\n![loss against optimizer state](pareto.svg)\n"
         try AtomicFile.write(Data(md.utf8), to: dir.appendingPathComponent("compare.md").path)
         print(table)
-        let ok = rows.filter { $0.status == "done" || $0.status == "diverged" }
-        let loss = SVGPlot.lines(ok.map { PlotSeries(label: $0.label, points: $0.losses) }, title: "Training loss",
+        // Diverged runs would stretch the axes over their blow-up; they are named in the title instead.
+        let ok = rows.filter { $0.status == "done" }
+        let left = rows.filter { $0.status != "done" }.map(\.label)
+        let omitted = left.isEmpty ? "" : " (not shown: \(left.joined(separator: ", ")))"
+        let loss = SVGPlot.lines(ok.map { PlotSeries(label: $0.label, points: $0.losses) }, title: "Training loss" + omitted,
                                  xLabel: "step", yLabel: "loss", smoothing: smooth)
         let val = SVGPlot.lines(ok.filter { !$0.valLosses.isEmpty }.map { PlotSeries(label: $0.label, points: $0.valLosses) },
-                                title: "Validation loss", xLabel: "step", yLabel: "val loss")
+                                title: "Validation loss" + omitted, xLabel: "step", yLabel: "val loss")
         let points = rows.filter { $0.status == "done" }.compactMap { r -> ParetoPoint? in
             guard let b = r.stateBytes, let y = r.valLoss ?? r.finalLoss, y.isFinite else { return nil }
             return ParetoPoint(label: r.label, x: Double(b), y: y)
         }
+        let sizes = points.map(\.x).filter { $0 > 0 }
+        let spread = (sizes.max() ?? 1) / max(sizes.min() ?? 1, 1)
         let pareto = SVGPlot.pareto(points, title: "Final \(rows.contains { $0.valLoss != nil } ? "validation" : "training") loss against optimizer state",
-                                    xLabel: "optimizer state (bytes)", yLabel: "final loss")
+                                    xLabel: "optimizer state (bytes)", yLabel: "final loss", logX: spread > 20 && sizes.count == points.count)
         for (name, svg) in [("loss.svg", loss), ("val.svg", val), ("pareto.svg", pareto)] {
             try AtomicFile.write(Data(svg.utf8), to: dir.appendingPathComponent(name).path)
         }
