@@ -52,6 +52,11 @@ final class CompareCommandTests: XCTestCase {
             XCTAssertTrue(svg.hasPrefix("<") && svg.contains("</svg>"), name)
             XCTAssertTrue(svg.contains("adamw") && svg.contains("lion-slow"), "\(name) labels every finished run")
         }
+        let loss = try String(contentsOf: dir.appendingPathComponent("cmp/loss.svg"), encoding: .utf8)
+        XCTAssertEqual(loss.components(separatedBy: "class=\"series\"").count - 1, 2, "a path per finished run")
+        XCTAssertTrue(loss.contains("not shown: boom"), "the diverged run is named, not drawn")
+        let pareto = try String(contentsOf: dir.appendingPathComponent("cmp/pareto.svg"), encoding: .utf8)
+        XCTAssertEqual(pareto.components(separatedBy: "<circle").count - 1, 2, "a point per finished run")
         XCTAssertTrue(r.out.contains("diverged"), r.out)
     }
 
