@@ -70,9 +70,6 @@ public struct OptimizerConfig {
         return nil
     }
 
-    /// The number for `key`, or `fallback` when neither set nor defaulted.
-    public func number(_ key: String, or fallback: Double) -> Double { number(key) ?? fallback }
-
     public func int(_ key: String) -> Int { Int(number(key) ?? 0) }
 
     public func bool(_ key: String) -> Bool {

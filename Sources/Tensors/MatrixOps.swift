@@ -57,7 +57,4 @@ public enum MatrixOps {
         }
         return sums.map { $0.squareRoot() }
     }
-
-    /// √(Σ x²): Float lanes within fixed 4096-value blocks, blocks added in Double (thread-count independent).
-    public static func norm(_ a: Tensor) -> Double { a.sumOfSquares().squareRoot() }
 }

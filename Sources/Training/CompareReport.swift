@@ -111,14 +111,7 @@ public enum CompareReport {
 
     /// (step, value) of `key` in a run's metrics.jsonl; a non-finite value (written as null) is NaN.
     public static func series(_ folder: URL, key: String) -> [(x: Double, y: Double)] {
-        guard let data = try? Data(contentsOf: folder.appendingPathComponent("metrics.jsonl")) else { return [] }
-        var out: [(x: Double, y: Double)] = []
-        for line in data.split(separator: UInt8(ascii: "\n")) {
-            guard let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let step = o["step"] as? Int,
-                  o.keys.contains(key) else { continue }
-            out.append((Double(step), (o[key] as? Double) ?? (o[key] as? Int).map(Double.init) ?? .nan))
-        }
-        return out
+        MetricsSeries.all(folder, metric: key)
     }
 
     /// Mean of the last 10% of the logged training losses (at least one).

@@ -57,7 +57,7 @@ public struct LowRankAdam: Sendable {
     public func step(grad: Tensor, state: RuleState, context: RuleContext) throws -> Step? {
         let info = context.parameter
         let m = info.rows, n = info.cols
-        let g = grad.shape.count == 2 ? grad : view(grad, m, n)
+        let g = grad  // [m, n], the parameter's shape
         guard ApplyUpdate.allFinite(g) else {
             context.metrics.event("step \(context.step), \(info.name): the gradient is not finite; this parameter was not updated")
             return nil
@@ -98,12 +98,6 @@ public struct LowRankAdam: Sendable {
         }
         return Step(g: g, p: p, r: r, n: nOut, ct: AdamCore.lrFactor(style: .hf, beta1: beta1, beta2: beta2, t: t),
                     side: projector.side(rows: m, cols: n), rows: m, cols: n)
-    }
-
-    private func view(_ t: Tensor, _ m: Int, _ n: Int) -> Tensor {
-        let v = Tensor(uninitializedShape: [m, n])
-        v.copy(from: t)
-        return v
     }
 
     /// Per-channel ‖N_c‖ / (‖R_c‖ + 1e-8): rows of R, N for a right projection, columns for left.

@@ -5,15 +5,20 @@ import Tensors
 
 public struct NormGrowthLimiter: Sendable {
     public var gamma: Double
+    /// Added to φ in the ratio: 1e-8 in Fira and APOLLO; RACS and Alice have none (§0.5).
+    public var epsilon: Double
 
-    public init(gamma: Double = 1.01) { self.gamma = gamma }
+    public init(gamma: Double = 1.01, epsilon: Double = 1e-8) {
+        self.gamma = gamma
+        self.epsilon = epsilon
+    }
 
     /// Limits `s` in place given the previous limited norm (nil before the first update);
     /// returns the new φ and whether the update was scaled down.
     public func limit(_ s: Tensor, previous: Double?) -> (norm: Double, limited: Bool) {
         let norm = s.sumOfSquares().squareRoot()
         guard let phi = previous else { return (norm, false) }
-        let ratio = norm / (phi + 1e-8)
+        let ratio = norm / (phi + epsilon)
         guard ratio > gamma else { return (norm, false) }
         let factor = gamma / ratio
         s.scaleInPlace(Float(factor))

@@ -39,7 +39,7 @@ public struct Alice: UpdateRule {
         self.beta2 = beta2
         self.beta3 = beta3
         self.eps = eps
-        self.limiter = NormGrowthLimiter(gamma: gamma)
+        self.limiter = NormGrowthLimiter(gamma: gamma, epsilon: 0)
         self.tracking = tracking
         self.compat = compat
     }
@@ -77,8 +77,7 @@ public struct Alice: UpdateRule {
                           context: RuleContext) throws -> StepScale {
         let info = context.parameter
         let (a, b, transposed, r, l) = layout(info)
-        let g = Tensor(uninitializedShape: [info.rows, info.cols])
-        g.copy(from: grad)
+        let g = grad  // [m, n], the parameter's shape
         guard ApplyUpdate.allFinite(g) else {
             context.metrics.event("step \(context.step), \(info.name): the gradient is not finite; this parameter was not updated")
             d.fillZero()
@@ -134,41 +133,35 @@ public struct Alice: UpdateRule {
         let omega = Tensor(uninitializedShape: [r, b])
         let m = state.float("exp_avg"), v = state.float("exp_avg_sq")
         let b1 = Float(beta1), b2 = Float(beta2), e = Float(eps)
+        let sp = sigma.pointer, mp = m.pointer, vp = v.pointer, op = omega.pointer
         for i in 0..<omega.count {
-            let s = sigma[i]
-            m[i] = b1 * m[i] + (1 - b1) * s
-            v[i] = b2 * v[i] + (1 - b2) * s * s
-            omega[i] = m[i] / (v[i].squareRoot() + e)
+            let s = sp[i]
+            mp[i] = b1 * mp[i] + (1 - b1) * s
+            vp[i] = b2 * vp[i] + (1 - b2) * s * s
+            op[i] = mp[i] / (vp[i].squareRoot() + e)
         }
-        // Compensation: the residual X − Uσ, column-normalised by the EMA p of its energy.
-        let residual = Tensor(uninitializedShape: [a, b])
+        // Compensation: the residual X − Uσ, column-normalised by the EMA p of its energy
+        // (built in d itself unless the update has to be transposed back).
+        let residual = transposed ? Tensor(uninitializedShape: [a, b]) : d
         residual.copy(from: x)
         BLAS.sgemm(m: a, n: b, k: r, alpha: -1, a: u.pointer, lda: r, b: sigma.pointer, ldb: b, beta: 1, c: residual.pointer, ldc: b)
         let p = state.float("energy")
-        var colX = [Double](repeating: 0, count: b), colS = [Double](repeating: 0, count: b)
-        for i in 0..<a { for j in 0..<b { colX[j] += Double(x[i * b + j]) * Double(x[i * b + j]) } }
-        for k in 0..<r { for j in 0..<b { colS[j] += Double(sigma[k * b + j]) * Double(sigma[k * b + j]) } }
+        let colX = MatrixOps.columnNorms(x.pointer, rows: a, cols: b), colS = MatrixOps.columnNorms(sp, rows: r, cols: b)
         let root = Float(Double(a - r).squareRoot())
         for j in 0..<b {
-            let dj = Float(max(0, colX[j] - colS[j]))
+            let dj = Float(max(0, colX[j] * colX[j] - colS[j] * colS[j]))
             p[j] = b1 * p[j] + (1 - b1) * dj
             if compat != .paper { p[j] = max(p[j], 1e-8) }
         }
-        for i in 0..<a {
-            for j in 0..<b { residual[i * b + j] = p[j] > 0 ? root * residual[i * b + j] / p[j].squareRoot() : 0 }
-        }
+        let scale = (0..<b).map { j in p[j] > 0 ? root / p[j].squareRoot() : 0 }  // 0 where p_j = 0
+        LowRankAdam.scaleChannels(residual, scale.map(Double.init), side: .left)
         let phi = state.float("nl_norm")
-        let norm = residual.sumOfSquares().squareRoot()
-        var nu = 1.0
-        if phi[0] > 0 { nu = limiter.gamma / max(norm / Double(phi[0]), limiter.gamma) }
-        if nu < 1 {
-            residual.scaleInPlace(Float(nu))
-            context.metrics.count("limiter_activations")
-        }
-        phi[0] = Float(nu * norm)
+        let (norm, limited) = limiter.limit(residual, previous: phi[0] > 0 ? Double(phi[0]) : nil)  // ν = 1 while φ = 0
+        if limited { context.metrics.count("limiter_activations") }
+        phi[0] = Float(norm)
         // update = U·Ω + α_c·C, in the parameter's layout.
         BLAS.sgemm(m: a, n: b, k: r, a: u.pointer, lda: r, b: omega.pointer, ldb: b, beta: Float(alphaC), c: residual.pointer, ldc: b)
-        if transposed { MatrixOps.transpose(residual.pointer, rows: a, cols: b, into: d.pointer) } else { d.copy(from: residual) }
+        if transposed { MatrixOps.transpose(residual.pointer, rows: a, cols: b, into: d.pointer) }
         return StepScale(lrFactor: alpha)
     }
 }

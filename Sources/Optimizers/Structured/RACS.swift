@@ -63,7 +63,7 @@ public struct RACS: UpdateRule {
         }
         state.updates += 1
         let t = state.updates
-        let (sHat, qHat) = RACS.fixedPoint(grad.shape.count == 2 ? grad : reshaped(grad, m, n), iterations: iterations)
+        let (sHat, qHat) = RACS.fixedPoint(grad, iterations: iterations)
         let s = state.float("col_scale"), q = state.float("row_scale"), phi = state.float("nl_norm")
         let b = Float(beta), a = Float(1 - beta)
         for j in 0..<n { s[j] = b * s[j] + a * Float(sHat[j]) }
@@ -81,21 +81,11 @@ public struct RACS: UpdateRule {
                 }
             }
         }
-        let norm = d.sumOfSquares().squareRoot()
-        var nu = 1.0
-        if t > 1 && phi[0] > 0 { nu = gamma / max(norm / Double(phi[0]), gamma) }
-        if nu < 1 {
-            d.scaleInPlace(Float(nu))
-            context.metrics.count("limiter_activations")
-        }
-        phi[0] = Float(nu * norm)
+        // ν = 1 at t = 1 and when φ = 0 (an all-zero first gradient), §4.3's guards.
+        let (norm, limited) = NormGrowthLimiter(gamma: gamma, epsilon: 0).limit(d, previous: t > 1 && phi[0] > 0 ? Double(phi[0]) : nil)
+        if limited { context.metrics.count("limiter_activations") }
+        phi[0] = Float(norm)
         return StepScale(lrFactor: alpha)
-    }
-
-    private func reshaped(_ g: Tensor, _ m: Int, _ n: Int) -> Tensor {
-        let t = Tensor(uninitializedShape: [m, n])
-        t.copy(from: g)
-        return t
     }
 
     public static let descriptor = OptimizerDescriptor(

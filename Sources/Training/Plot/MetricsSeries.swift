@@ -16,6 +16,19 @@ public enum MetricsSeries {
     /// `metric` (e.g. "loss", "val_loss", "rss_bytes", "opt_state_bytes") against "step" from a metrics.jsonl
     /// file or a run folder containing one; lines without that key are skipped; malformed lines are skipped,
     /// never fatal. Throws a clear error (naming the file) when the file is missing or has no such values.
+    /// Every logged (step, metric) of the file, a non-finite value (written as null) as NaN;
+    /// empty when the file is missing or unreadable. `compare` judges divergence from this.
+    public static func all(_ url: URL, metric: String) -> [(x: Double, y: Double)] {
+        guard let data = FileManager.default.contents(atPath: file(url).path) else { return [] }
+        var points: [(x: Double, y: Double)] = []
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                  let s = number(o["step"]), o.keys.contains(metric) else { continue }
+            points.append((s, number(o[metric]) ?? .nan))
+        }
+        return points
+    }
+
     public static func read(_ url: URL, metric: String) throws -> [(x: Double, y: Double)] {
         let f = file(url)
         guard FileManager.default.fileExists(atPath: f.path) else {
