@@ -47,4 +47,21 @@ enum CLIRunner {
                       err: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "",
                       exited: p.terminationReason == .exit)
     }
+
+    /// A fresh folder named `prefix-UUID` with a generated corpus prepared into `data/`
+    /// (SentencePiece vocabulary 300), for end-to-end runs. `seed` varies the text.
+    static func preparedCorpus(_ prefix: String, seed: UInt64) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var text = "", x = seed
+        let words = ["in", "the", "beginning", "was", "light", "and", "water", "upon", "earth", "day", "night"]
+        for _ in 0..<3000 {
+            x = x &* 6364136223846793005 &+ 1
+            text += words[Int(x >> 40) % words.count] + ((x >> 20) % 9 == 0 ? ".\n" : " ")
+        }
+        try Data(text.utf8).write(to: dir.appendingPathComponent("corpus.txt"))
+        let prep = try run(["prepare", "--input", "corpus.txt", "--out", "data", "--vocab-size", "300"], in: dir)
+        XCTAssertEqual(prep.status, 0, prep.err)
+        return dir
+    }
 }

@@ -7,17 +7,7 @@ import XCTest
 final class CompareCommandTests: XCTestCase {
     /// A prepared corpus and a micro run config in a fresh folder.
     func fixture() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cmp-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        var text = "", x: UInt64 = 7
-        let words = ["in", "the", "beginning", "was", "light", "and", "water", "upon", "earth", "day", "night"]
-        for _ in 0..<3000 {
-            x = x &* 6364136223846793005 &+ 1
-            text += words[Int(x >> 40) % words.count] + ((x >> 20) % 9 == 0 ? ".\n" : " ")
-        }
-        try Data(text.utf8).write(to: dir.appendingPathComponent("corpus.txt"))
-        let prep = try CLIRunner.run(["prepare", "--input", "corpus.txt", "--out", "data", "--vocab-size", "300"], in: dir)
-        XCTAssertEqual(prep.status, 0, prep.err)
+        let dir = try CLIRunner.preparedCorpus("cmp", seed: 7)
         try Data("""
         {"model": {"vocab_size": 300, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 64},
          "data": "data", "optimizer": "adamw", "lr": 0.003, "batch_size": 2, "seq_len": 16, "log_every": 1, "eval_every": 10, "eval_batches": 2,

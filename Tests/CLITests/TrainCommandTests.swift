@@ -47,18 +47,8 @@ final class TrainCommandTests: XCTestCase {
 
     /// prepare → train (interrupted by SIGINT) → resume → eval → sample, on generated text.
     func testTinyRunEndToEndWithInterruptAndResume() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-e2e-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try CLIRunner.preparedCorpus("cli-e2e", seed: 1)
         defer { try? FileManager.default.removeItem(at: dir) }
-        var text = "", x: UInt64 = 1
-        let words = ["in", "the", "beginning", "was", "light", "and", "water", "upon", "earth", "day", "night"]
-        for _ in 0..<3000 {
-            x = x &* 6364136223846793005 &+ 1
-            text += words[Int(x >> 40) % words.count] + ((x >> 20) % 9 == 0 ? ".\n" : " ")
-        }
-        try Data(text.utf8).write(to: dir.appendingPathComponent("corpus.txt"))
-        let prep = try CLIRunner.run(["prepare", "--input", "corpus.txt", "--out", "data", "--vocab-size", "300"], in: dir)
-        XCTAssertEqual(prep.status, 0, prep.err)
         try Data(#"{"vocab_size": 300, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 64}"#.utf8)
             .write(to: dir.appendingPathComponent("model.json"))
         let args = ["train", "--model", "model.json", "--data", "data", "--out", "run", "--steps", "400",
