@@ -12,6 +12,7 @@ public final class Llama {
 
     struct Block {
         let inputNorm, q, k, v, o, postNorm, gate, up, down: Tensor
+        var weights: [Tensor] { [inputNorm, q, k, v, o, postNorm, gate, up, down] }
     }
     let embed: Tensor
     let blocks: [Block]
@@ -38,6 +39,7 @@ public final class Llama {
             precondition(t.shape == shape, "\(name): made \(t.shape), expected \(shape)")
             t.requiresGrad = true
             t.name = name
+            t.kind = .parameter
             params.append(Parameter(name: name, role: role, layer: layer, tensor: t))
             return t
         }
@@ -67,30 +69,52 @@ public final class Llama {
     /// Parameter by Hugging Face name.
     public func parameter(named name: String) -> Parameter? { parameters.first { $0.name == name } }
 
+    /// When true, each block's activations are dropped after its forward pass and
+    /// recomputed during backward (activation checkpointing; gradients are bit-identical).
+    public var activationCheckpointing = false
+
     /// Logits [B·T, V] for token ids [B·T] (row-major [B, T], positions 0..<T in each row).
     public func logits(tokens: [Int32], batch: Int, seqLen: Int) -> Tensor {
-        precondition(tokens.count == batch * seqLen, "\(tokens.count) tokens for batch \(batch) × \(seqLen)")
-        precondition(seqLen <= config.maxPositionEmbeddings, "sequence length \(seqLen) exceeds max_position_embeddings")
-        let eps = Float(config.rmsNormEps), heads = config.numAttentionHeads
-        var h = embedding(tokens, embed)                                   // [N, d]
-        for b in blocks {
-            let a = rmsNorm(h, b.inputNorm, eps: eps)                       // [N, d]
-            let q = rotary(linear(a, b.q), table: rotaryTable, batch: batch, seqLen: seqLen, heads: heads)
-            let k = rotary(linear(a, b.k), table: rotaryTable, batch: batch, seqLen: seqLen, heads: heads)
-            let v = linear(a, b.v)
-            let att = causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)  // [N, d]
-            h = add(h, linear(att, b.o))
-            let m = rmsNorm(h, b.postNorm, eps: eps)
-            let mlp = swiGLU(linear(m, b.gate), linear(m, b.up))            // [N, I]
-            h = add(h, linear(mlp, b.down))
-        }
-        return linear(rmsNorm(h, finalNorm, eps: eps), head)                 // [N, V]
+        linear(hidden(tokens: tokens, batch: batch, seqLen: seqLen), head)   // [N, V]
     }
 
     /// Mean cross-entropy of next-token prediction over all B·T positions (a 0-d tensor).
+    /// The head and the loss are one op, so the [N, V] logits exist once.
     public func loss(tokens: [Int32], targets: [Int32], batch: Int, seqLen: Int) -> Tensor {
         precondition(targets.count == tokens.count, "targets and tokens differ in count")
-        return crossEntropy(logits(tokens: tokens, batch: batch, seqLen: seqLen), targets: targets)
+        return linearCrossEntropy(hidden(tokens: tokens, batch: batch, seqLen: seqLen), head, targets: targets)
+    }
+
+    /// The final-norm output [N, d] that the head reads.
+    func hidden(tokens: [Int32], batch: Int, seqLen: Int) -> Tensor {
+        precondition(tokens.count == batch * seqLen, "\(tokens.count) tokens for batch \(batch) × \(seqLen)")
+        precondition(seqLen <= config.maxPositionEmbeddings, "sequence length \(seqLen) exceeds max_position_embeddings")
+        var h = embedding(tokens, embed)                                   // [N, d]
+        for b in blocks {
+            if activationCheckpointing {
+                h = Tape.checkpointed(inputs: [h], weights: b.weights) { [self] x in
+                    forward(b, x[0], batch: batch, seqLen: seqLen)
+                }
+            } else {
+                h = forward(b, h, batch: batch, seqLen: seqLen)
+            }
+        }
+        return rmsNorm(h, finalNorm, eps: Float(config.rmsNormEps))
+    }
+
+    /// One decoder block: h + attention(norm(h)), then + MLP(norm(·)). [N, d] → [N, d].
+    /// Rotary and the residual additions work in place on intermediates nothing else reads.
+    func forward(_ b: Block, _ h: Tensor, batch: Int, seqLen: Int) -> Tensor {
+        let eps = Float(config.rmsNormEps), heads = config.numAttentionHeads
+        let a = rmsNorm(h, b.inputNorm, eps: eps)                           // [N, d]
+        let q = rotaryInPlace(linear(a, b.q), table: rotaryTable, batch: batch, seqLen: seqLen, heads: heads)
+        let k = rotaryInPlace(linear(a, b.k), table: rotaryTable, batch: batch, seqLen: seqLen, heads: heads)
+        let v = linear(a, b.v)
+        let att = causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)  // [N, d]
+        let h1 = addInPlace(linear(att, b.o), h)                            // h + o(att)
+        let m = rmsNorm(h1, b.postNorm, eps: eps)
+        let mlp = swiGLU(linear(m, b.gate), linear(m, b.up))                // [N, I]
+        return addInPlace(linear(mlp, b.down), h1)                          // h1 + down(mlp)
     }
 
     /// Sets every parameter's gradient to zero.

@@ -23,6 +23,7 @@ public final class Optimizer {
     public let assignments: [Assignment]
     /// What the rules reported during the last step.
     public let metrics = OptimizerMetrics()
+    private let indexByTensor: [ObjectIdentifier: Int]
 
     /// Builds the state of every parameter of `groups`. `modelParameters` fixes each
     /// parameter's index; each must belong to exactly one group.
@@ -49,15 +50,34 @@ public final class Optimizer {
         if !missing.isEmpty { throw OptimizerError("plan of \(name) leaves out \(missing.joined(separator: ", "))") }
         list.sort { $0.info.index < $1.info.index }
         assignments = list
+        var byTensor: [ObjectIdentifier: Int] = [:]
+        for (i, a) in list.enumerated() { byTensor[ObjectIdentifier(a.parameter.tensor)] = i }
+        indexByTensor = byTensor
     }
 
     /// Applies one update to every parameter that has a gradient, at global step `step`
     /// (1-based) with scheduled lr `lr`. Throws an error naming the step and parameter when a
     /// rule fails or produces a non-finite direction; weights already written stay written.
     public func step(_ step: Int, lr: Double, seed: UInt64) throws {
-        metrics.reset()
-        for a in assignments {
-            guard let g = a.parameter.tensor.grad else { continue }
+        beginStep()
+        for i in assignments.indices where assignments[i].parameter.tensor.grad != nil {
+            try update(i, step: step, lr: lr, seed: seed)
+        }
+    }
+
+    /// Starts a step whose parameters are then updated one by one with `update` (the
+    /// per-layer update during backward): clears the rules' per-step metrics.
+    public func beginStep() { metrics.reset() }
+
+    /// The index in `assignments` of the parameter whose tensor is `tensor`.
+    public func assignmentIndex(of tensor: Tensor) -> Int? { indexByTensor[ObjectIdentifier(tensor)] }
+
+    /// Updates the parameter of assignment `i` from its gradient (which must be present):
+    /// the rule's direction, then the shared ApplyUpdate. Temporaries count as optimizer work.
+    public func update(_ i: Int, step: Int, lr: Double, seed: UInt64) throws {
+        let a = assignments[i]
+        guard let g = a.parameter.tensor.grad else { return }
+        try BufferPool.shared.counting(as: .optimizerWork) {
             let group = groups[a.group]
             let groupLR = lr * group.lrScale
             let context = RuleContext(parameter: a.info, step: step, lr: groupLR, seed: seed, metrics: metrics)

@@ -104,6 +104,11 @@ struct TrainCommand: ParsableCommand {
         lines.append(String(format: "  tokens/s          %.0f", s.tokensPerSecond))
         lines.append("  optimizer state   \(s.optimizerStateBytes) bytes (\(String(format: "%.2f", Double(s.optimizerStateBytes) / 1_048_576)) MiB)")
         lines.append("  peak RSS          \(s.peakRSSBytes) bytes (\(String(format: "%.1f", Double(s.peakRSSBytes) / 1_048_576)) MiB)")
+        if s.memory.accountedBytes > 0 {
+            var m = s.memory
+            m.peakResidentBytes = s.peakRSSBytes
+            lines.append(m.table)
+        }
         if let c = s.checkpoint { lines.append("  checkpoint        \(c.path)") }
         return lines.joined(separator: "\n")
     }

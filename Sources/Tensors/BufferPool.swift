@@ -1,64 +1,188 @@
 // BufferPool: recycles Float buffers by exact element count, so the activations and
 // gradients of one training step reuse the pages of the previous step instead of paying
-// for fresh page faults (about 1 GB/s on first touch) every step.
+// for fresh page faults (about 1 GB/s on first touch) every step — and gives back what is
+// no longer used, so resident memory follows the work instead of every shape ever seen.
+//
+// Bounding rule: `endEpoch()` (called after every training step, evaluation and sampling
+// run) keeps, for each size, only as many free buffers as that size had outstanding at its
+// busiest moment of the epoch, minus those still outstanding; everything else is returned to
+// the system (buffers of 64 KiB and more are their own mmap, so returning them lowers RSS).
+// A steady training step therefore reuses exactly its own buffers and allocates nothing.
+//
+// Accounting: every live byte belongs to a `MemoryKind`; the pool keeps live bytes per kind,
+// the bytes it holds free, and a snapshot of all of them at the epoch's peak of live bytes,
+// which is what the memory account of a training step reports.
 import Foundation
+
+/// What a buffer holds, for the memory account.
+public enum MemoryKind: Int, CaseIterable, Sendable {
+    /// Tape-saved and temporary tensors of forward and backward (the default).
+    case activation
+    /// Model weights.
+    case parameter
+    /// Gradients of model weights.
+    case gradient
+    /// Temporaries of the optimizer step (update directions, projections, scratch).
+    case optimizerWork
+}
+
+/// Live bytes per kind and free bytes held by the pool at one moment.
+public struct PoolSnapshot: Sendable, Equatable {
+    public var live: [Int] = Array(repeating: 0, count: MemoryKind.allCases.count)
+    public var free = 0
+    public init() {}
+    public subscript(kind: MemoryKind) -> Int { live[kind.rawValue] }
+    /// Bytes handed out and not given back.
+    public var liveTotal: Int { live.reduce(0, +) }
+    /// Bytes the pool has from the system (live + free).
+    public var held: Int { liveTotal + free }
+}
 
 /// A process-wide free list of 64-byte aligned Float buffers, keyed by element count.
 public final class BufferPool: @unchecked Sendable {
     public static let shared = BufferPool()
+    /// Buffers of at least this many bytes are mapped on their own and unmapped on release.
+    static let mapThreshold = 64 << 10
 
-    private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
+    private struct SizeClass {
+        var free: [UnsafeMutablePointer<Float>] = []
+        var outstanding = 0
+        var busiest = 0
+    }
+
+    private var classes: [Int: SizeClass] = [:]
     private var lock = pthread_mutex_t()
-    private var live = 0, peak = 0
-
-    /// Bytes of Float buffers handed out and not yet given back (every live Tensor).
-    public var liveBytes: Int {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        return live
-    }
-
-    /// The largest `liveBytes` since the last `resetPeak()`.
-    public var peakBytes: Int {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        return peak
-    }
-
-    /// Starts a new peak window at the current live bytes.
-    public func resetPeak() {
-        pthread_mutex_lock(&lock)
-        peak = live
-        pthread_mutex_unlock(&lock)
-    }
+    private var now = PoolSnapshot()
+    private var atPeak = PoolSnapshot()
+    private var _defaultKind = MemoryKind.activation
 
     private init() { pthread_mutex_init(&lock, nil) }
 
-    /// A buffer of `count` floats with unspecified contents.
-    public func take(_ count: Int) -> UnsafeMutablePointer<Float> {
-        let n = max(count, 1)
+    private func locked<R>(_ body: () -> R) -> R {
         pthread_mutex_lock(&lock)
-        live += n * 4
-        peak = max(peak, live)
-        if var list = free[n], let p = list.popLast() {
-            free[n] = list
-            pthread_mutex_unlock(&lock)
-            return p
-        }
-        pthread_mutex_unlock(&lock)
-        var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, 64, n * MemoryLayout<Float>.stride) == 0, let raw else {
-            fatalError("out of memory allocating \(n * 4) bytes")
-        }
-        return raw.bindMemory(to: Float.self, capacity: n)
+        defer { pthread_mutex_unlock(&lock) }
+        return body()
     }
 
-    /// Gives a buffer back for reuse.
-    public func give(_ p: UnsafeMutablePointer<Float>, count: Int) {
-        let n = max(count, 1)
+    /// The kind of buffers taken without one (set by the optimizer step around its work).
+    public var defaultKind: MemoryKind {
+        get { locked { _defaultKind } }
+        set { locked { _defaultKind = newValue } }
+    }
+
+    /// Runs `body` with new buffers counted as `kind`.
+    public func counting<R>(as kind: MemoryKind, _ body: () throws -> R) rethrows -> R {
+        let previous = defaultKind
+        defaultKind = kind
+        defer { defaultKind = previous }
+        return try body()
+    }
+
+    /// Live bytes of every kind and the free bytes, now.
+    public var snapshot: PoolSnapshot { locked { now } }
+    /// The snapshot at the largest live total since the last `resetPeak()`.
+    public var peakSnapshot: PoolSnapshot { locked { atPeak } }
+    /// Bytes of Float buffers handed out and not yet given back (every live Tensor).
+    public var liveBytes: Int { locked { now.liveTotal } }
+    /// The largest `liveBytes` since the last `resetPeak()`.
+    public var peakBytes: Int { locked { atPeak.liveTotal } }
+    /// Bytes held free for reuse.
+    public var freeBytes: Int { locked { now.free } }
+
+    /// Starts a new peak window at the current state.
+    public func resetPeak() { locked { atPeak = now } }
+
+    /// A buffer of `count` floats with unspecified contents, counted as `kind` (default:
+    /// `defaultKind`).
+    public func take(_ count: Int, kind: MemoryKind? = nil) -> UnsafeMutablePointer<Float> {
+        let n = max(count, 1), bytes = n * 4
         pthread_mutex_lock(&lock)
-        live -= n * 4
-        free[n, default: []].append(p)
+        let k = (kind ?? _defaultKind).rawValue
+        now.live[k] += bytes
+        var c = classes[n] ?? SizeClass()
+        c.outstanding += 1
+        c.busiest = max(c.busiest, c.outstanding)
+        let reused = c.free.popLast()
+        if reused != nil { now.free -= bytes }
+        classes[n] = c
+        if now.liveTotal > atPeak.liveTotal { atPeak = now }
         pthread_mutex_unlock(&lock)
+        return reused ?? BufferPool.allocate(bytes)
+    }
+
+    /// Gives a buffer back for reuse (`kind` as it was counted; default: `defaultKind`).
+    public func give(_ p: UnsafeMutablePointer<Float>, count: Int, kind: MemoryKind? = nil) {
+        let n = max(count, 1), bytes = n * 4
+        pthread_mutex_lock(&lock)
+        now.live[(kind ?? _defaultKind).rawValue] -= bytes
+        now.free += bytes
+        classes[n, default: SizeClass()].outstanding -= 1
+        classes[n, default: SizeClass()].free.append(p)
+        pthread_mutex_unlock(&lock)
+    }
+
+    /// Moves a live buffer's bytes from one kind to another.
+    public func recount(_ count: Int, from: MemoryKind, to: MemoryKind) {
+        guard from != to else { return }
+        let bytes = max(count, 1) * 4
+        locked {
+            now.live[from.rawValue] -= bytes
+            now.live[to.rawValue] += bytes
+        }
+    }
+
+    /// Ends an epoch (a training step, an evaluation, a generation): for each size, keeps
+    /// free only the buffers the epoch's busiest moment needed beyond those still out, and
+    /// returns the rest to the system. Returns the bytes released.
+    @discardableResult
+    public func endEpoch() -> Int {
+        var released: [(UnsafeMutablePointer<Float>, Int)] = []
+        locked {
+            for (n, var c) in classes {
+                let keep = max(0, c.busiest - c.outstanding)
+                while c.free.count > keep { released.append((c.free.removeLast(), n * 4)) }
+                c.busiest = c.outstanding
+                if c.free.isEmpty && c.outstanding == 0 { classes[n] = nil } else { classes[n] = c }
+            }
+            now.free -= released.reduce(0) { $0 + $1.1 }
+        }
+        for (p, bytes) in released { BufferPool.release(p, bytes: bytes) }
+        return released.reduce(0) { $0 + $1.1 }
+    }
+
+    /// Returns every free buffer to the system.
+    @discardableResult
+    public func releaseFree() -> Int {
+        var released: [(UnsafeMutablePointer<Float>, Int)] = []
+        locked {
+            for (n, var c) in classes {
+                for p in c.free { released.append((p, n * 4)) }
+                c.free.removeAll()
+                c.busiest = c.outstanding
+                classes[n] = c.outstanding == 0 ? nil : c
+            }
+            now.free = 0
+        }
+        for (p, bytes) in released { BufferPool.release(p, bytes: bytes) }
+        return released.reduce(0) { $0 + $1.1 }
+    }
+
+    private static func allocate(_ bytes: Int) -> UnsafeMutablePointer<Float> {
+        if bytes >= mapThreshold {
+            let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+            guard let raw, raw != MAP_FAILED else {
+                fatalError("out of memory: mapping \(bytes) bytes failed; lower batch_size or seq_len")
+            }
+            return raw.bindMemory(to: Float.self, capacity: bytes / 4)
+        }
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+            fatalError("out of memory allocating \(bytes) bytes; lower batch_size or seq_len")
+        }
+        return raw.bindMemory(to: Float.self, capacity: bytes / 4)
+    }
+
+    private static func release(_ p: UnsafeMutablePointer<Float>, bytes: Int) {
+        if bytes >= mapThreshold { munmap(UnsafeMutableRawPointer(p), bytes) } else { free(p) }
     }
 }

@@ -16,13 +16,22 @@ public final class Tensor {
     public var requiresGrad: Bool
     /// Optional name (parameters carry their Hugging Face name).
     public var name: String?
+    /// What the buffer counts as in the memory account; a parameter's gradient counts as
+    /// `.gradient`. Changing it moves the bytes between the pool's tallies.
+    public var kind: MemoryKind {
+        didSet { BufferPool.shared.recount(count, from: oldValue, to: kind) }
+    }
 
     /// A tensor with unspecified contents (recycled storage). Use `zeros` when they matter.
-    public init(uninitializedShape shape: [Int], requiresGrad: Bool = false) {
+    /// `kind` defaults to the pool's current default (activation, or optimizer work during
+    /// an optimizer step).
+    public init(uninitializedShape shape: [Int], requiresGrad: Bool = false, kind: MemoryKind? = nil) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         self.shape = shape
         self.count = shape.reduce(1, *)
-        self.pointer = BufferPool.shared.take(count)
+        let k = kind ?? BufferPool.shared.defaultKind
+        self.kind = k
+        self.pointer = BufferPool.shared.take(count, kind: k)
         self.requiresGrad = requiresGrad
     }
 
@@ -34,8 +43,8 @@ public final class Tensor {
     }
 
     /// A tensor of zeros.
-    public static func zeros(_ shape: [Int], requiresGrad: Bool = false) -> Tensor {
-        let t = Tensor(uninitializedShape: shape, requiresGrad: requiresGrad)
+    public static func zeros(_ shape: [Int], requiresGrad: Bool = false, kind: MemoryKind? = nil) -> Tensor {
+        let t = Tensor(uninitializedShape: shape, requiresGrad: requiresGrad, kind: kind)
         t.pointer.initialize(repeating: 0, count: t.count)
         return t
     }
@@ -55,7 +64,7 @@ public final class Tensor {
         return t
     }
 
-    deinit { BufferPool.shared.give(pointer, count: count) }
+    deinit { BufferPool.shared.give(pointer, count: count, kind: kind) }
 
     /// The elements as a mutable buffer.
     @inlinable public var buffer: UnsafeMutableBufferPointer<Float> {
@@ -103,10 +112,13 @@ public final class Tensor {
     @discardableResult
     public func ensureGrad() -> Tensor {
         if let g = grad { return g }
-        let g = Tensor.zeros(shape)
+        let g = Tensor.zeros(shape, kind: gradientKind)
         grad = g
         return g
     }
+
+    /// The memory kind of this tensor's gradient.
+    public var gradientKind: MemoryKind { kind == .parameter ? .gradient : .activation }
 
     /// Clears the gradient (keeps the buffer, so the next step reuses it).
     public func zeroGrad() { grad?.fillZero() }

@@ -107,6 +107,9 @@ public enum ConfigKeys {
         ConfigKey("grad_accum", .int, .int(1), min: 1, "micro-batches per optimizer step"),
         ConfigKey("shuffle", .bool, .bool(false), "seeded shuffle of window starts instead of the sequential order"),
         ConfigKey("grad_clip", .double, .double(0), min: 0, "clip the global gradient norm to this (0 = off)"),
+        // Memory levers (each leaves the loss curve bit-identical).
+        ConfigKey("per_layer_update", .bool, .bool(false), resumable: true, "update each weight as soon as backward completes its gradient, then free that gradient (gradient memory of one layer; needs grad_clip 0 and grad_accum 1)"),
+        ConfigKey("activation_checkpointing", .bool, .bool(false), resumable: true, "keep only each block's input in forward and recompute the block during backward (less activation memory, about one more forward pass of time)"),
         // Evaluation, logging, checkpoints.
         ConfigKey("eval_every", .int, .int(0), min: 0, resumable: true, "validation every N steps and at the end (0 = only at the end when eval_batches > 0)"),
         ConfigKey("eval_batches", .int, .int(8), min: 0, resumable: true, "validation batches per evaluation"),

@@ -241,8 +241,22 @@ public struct RunConfig: Equatable {
         if double("min_lr_ratio") > 1 {
             throw ConfigError("min_lr_ratio must be between 0 and 1, got \(double("min_lr_ratio"))")
         }
+        try validateMemoryLevers()
         do { _ = try OptimizerCatalog.descriptor(named: string("optimizer")) } catch let e as OptimizerError {
             throw ConfigError("\(origins["optimizer"] ?? "optimizer"): \(e.description)")
+        }
+    }
+
+    /// per_layer_update needs grad_clip 0 and grad_accum 1; errors say why and what to change.
+    public func validateMemoryLevers() throws {
+        if bool("per_layer_update") {
+            let place = origins["per_layer_update"] ?? "per_layer_update"
+            if double("grad_clip") > 0 {
+                throw ConfigError("\(place): per_layer_update updates each weight during backward, before the global gradient norm that grad_clip \(double("grad_clip")) needs is known; set grad_clip to 0 (--grad-clip 0) or turn per_layer_update off")
+            }
+            if gradAccum > 1 {
+                throw ConfigError("\(place): per_layer_update updates each weight during backward of a micro-batch, before the other \(gradAccum - 1) micro-batches of grad_accum \(gradAccum) have added to its gradient; set grad_accum to 1 (raise batch_size instead) or turn per_layer_update off")
+            }
         }
     }
 }

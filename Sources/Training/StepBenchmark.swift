@@ -65,10 +65,13 @@ public enum StepBenchmark {
         }
         var config = config
         _ = try config.resolveOptimizerKeys()
+        try config.validateMemoryLevers()
         let model = Llama(config: mc, seed: config.seed)
+        model.activationCheckpointing = config.bool("activation_checkpointing")
         let optimizer = try Trainer.makeOptimizer(config, model: model)
         let stepper = TrainingStep(model: model, optimizer: optimizer, batchSize: b, seqLen: t, gradAccum: accum,
-                                   gradClip: config.double("grad_clip"), seed: config.seed)
+                                   gradClip: config.double("grad_clip"), seed: config.seed,
+                                   perLayerUpdate: config.bool("per_layer_update"))
         let sgemm = SgemmBenchmark.run(sizes: [1024], settings: sgemmSettings)[0].gflops
 
         var rng = RandomGenerator(seed: config.seed).derived(stream: 0xBE4C)
@@ -83,6 +86,7 @@ public enum StepBenchmark {
                  targets: (0..<(b * t)).map { _ in Int32(rng.int(below: mc.vocabSize)) })
             }
             let r = try stepper.run(step: stepNumber, lr: lr) { batches[$0] }
+            BufferPool.shared.endEpoch()
             return (r.totalSeconds, r.forwardSeconds, r.backwardSeconds, r.gradNormSeconds, r.optimizerSeconds)
         }
 

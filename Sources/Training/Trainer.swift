@@ -52,9 +52,11 @@ public final class Trainer {
                                 seqLen: config.seqLen, shuffleSeed: config.bool("shuffle") ? config.seed : nil,
                                 model: modelConfig)
         model = Llama(config: modelConfig, seed: config.seed)
+        model.activationCheckpointing = config.bool("activation_checkpointing")
         optimizer = try Trainer.makeOptimizer(config, model: model)
         stepper = TrainingStep(model: model, optimizer: optimizer, batchSize: config.batchSize, seqLen: config.seqLen,
-                               gradAccum: config.gradAccum, gradClip: config.double("grad_clip"), seed: config.seed)
+                               gradAccum: config.gradAccum, gradClip: config.double("grad_clip"), seed: config.seed,
+                               perLayerUpdate: config.bool("per_layer_update"))
         schedule = LRSchedule(peak: config.double("lr"), shape: LRSchedule.Shape(rawValue: config.string("schedule")) ?? .cosine,
                               warmupSteps: config.int("warmup_steps"), totalSteps: config.steps,
                               minRatio: config.double("min_lr_ratio"))
@@ -98,6 +100,8 @@ public final class Trainer {
         public var tokensPerSecond: Double
         public var optimizerStateBytes: Int
         public var peakRSSBytes: Int
+        /// The memory account of the step with the largest accounted peak.
+        public var memory: MemoryAccount
         public var interrupted: Bool
         public var checkpoint: URL?
     }
@@ -126,6 +130,7 @@ public final class Trainer {
         state.step = s
         state.nextBatch += config.gradAccum
         state.tokensSeen += tokensPerStep
+        BufferPool.shared.endEpoch()  // give back what this step no longer needs
         return report
     }
 
@@ -140,6 +145,7 @@ public final class Trainer {
             let b = val.batch(k)
             total += Double(model.loss(tokens: b.inputs, targets: b.targets, batch: config.batchSize, seqLen: config.seqLen).scalar)
         }
+        BufferPool.shared.endEpoch()
         return total / Double(n)
     }
 
@@ -167,6 +173,7 @@ public final class Trainer {
         // refresh shows even when log_every skips its step) and the rules' counters.
         var windowOptimizerSeconds = 0.0, windowLongestOptimizer = 0.0
         var windowOptimizerMetrics: [String: Double] = [:]
+        var largest = MemoryAccount()
         while state.step < total {
             if Interrupt.signal != nil || state.step >= (stopAfter ?? Int.max) { break }
             let t0 = Date()
@@ -175,6 +182,8 @@ public final class Trainer {
                 throw ConfigError("\(e.description)\n  the last checkpoint is kept; resume with --resume \(outURL.path) after changing the run")
             }
             let loss = report.loss, norm = report.gradNorm, skipped = report.skipped
+            var account = MemoryAccount(snapshot: report.memory, optimizerStateBytes: optimizer.stateBytes,
+                                        residentBytes: 0, peakResidentBytes: 0)
             let stepSeconds = Date().timeIntervalSince(t0)
             let s = state.step
             lastLoss = loss
@@ -193,13 +202,18 @@ public final class Trainer {
             windowLongestOptimizer = max(windowLongestOptimizer, report.optimizerSeconds)
             for (k, v) in report.optimizerMetrics { windowOptimizerMetrics[k, default: 0] += v }
             progress.update(step: s, loss: loss, lr: lr, tokensPerSecond: tps, etaSeconds: eta)
-            if s % logEvery == 0 || s == 1 || s == total {
+            let logged = s % logEvery == 0 || s == 1 || s == total
+            if logged || account.accountedBytes > largest.accountedBytes {
+                account.residentBytes = ProcessMemory.residentBytes
+                account.peakResidentBytes = ProcessMemory.peakResidentBytes
+            }
+            if account.accountedBytes > largest.accountedBytes { largest = account }
+            if logged {
                 metrics.write([("step", .int(s)), ("loss", .double(loss)), ("lr", .double(lr)),
                                ("grad_norm", .double(norm)), ("tokens_per_s", .double(tps)),
                                ("step_ms", .double(stepSeconds * 1000)),
-                               ("opt_state_bytes", .int(optimizer.stateBytes)),
-                               ("rss_bytes", .int(ProcessMemory.residentBytes)),
-                               ("optimizer_ms", .double(windowOptimizerSeconds * 1000)),
+                               ("opt_state_bytes", .int(optimizer.stateBytes))] + account.metricFields +
+                              [("optimizer_ms", .double(windowOptimizerSeconds * 1000)),
                                ("optimizer_max_ms", .double(windowLongestOptimizer * 1000))]
                               + report.optimizerMetrics.map { ("opt_" + $0.0, MetricValue.double($0.1)) }
                               + windowOptimizerMetrics.keys.sorted().filter(Trainer.summedMetrics.contains).map {
@@ -231,7 +245,7 @@ public final class Trainer {
         let summary = Summary(steps: state.step, finalLoss: lastLoss, finalValLoss: lastVal,
                               tokensPerSecond: Double(state.tokensSeen) / seconds,
                               optimizerStateBytes: optimizer.stateBytes,
-                              peakRSSBytes: ProcessMemory.peakResidentBytes, interrupted: interrupted,
+                              peakRSSBytes: ProcessMemory.peakResidentBytes, memory: largest, interrupted: interrupted,
                               checkpoint: lastCheckpoint)
         try writeSummary(summary, seconds: seconds)
         return summary
@@ -245,6 +259,7 @@ public final class Trainer {
                                                 ("peak_rss_bytes", .int(s.peakRSSBytes)), ("train_seconds", .double(seconds)),
                                                 ("interrupted", .int(s.interrupted ? 1 : 0)), ("optimizer", .string(optimizer.name))]
         if let v = s.finalValLoss { fields.append(("val_loss", .double(v))) }
+        fields += s.memory.metricFields.filter { $0.0.hasPrefix("mem_") }
         let body = "{" + fields.map { "\"\($0.0)\": \($0.1.json)" }.joined(separator: ", ") + "}\n"
         try AtomicFile.write(Data(body.utf8), to: outURL.appendingPathComponent("summary.json").path)
     }

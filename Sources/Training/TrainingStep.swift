@@ -1,8 +1,10 @@
 // TrainingStep: the one optimizer step that `train` runs and `bench --config` times — zero
 // the gradients, forward and backward over grad_accum micro-batches (the loss of each scaled
 // by 1/grad_accum), the global gradient norm and clipping, then the optimizer update. It
-// returns a report (loss, norm, per-phase seconds, optimizer metrics), so the benchmark can
-// never time a different step from the one training runs.
+// returns a report (loss, norm, per-phase seconds, optimizer metrics, the memory account at
+// the step's peak), so the benchmark can never time a different step from the one training
+// runs. With `perLayerUpdate` (GaLore's layer-wise update) each weight is updated during
+// backward as soon as its gradient is complete, and that gradient is freed at once.
 import Foundation
 import LlamaModel
 import Optimizers
@@ -22,6 +24,8 @@ public struct StepReport {
     public var optimizerMetrics: [(String, Double)] = []
     /// The rules' events of this step (a failed SVD, a skipped non-finite gradient).
     public var optimizerEvents: [String] = []
+    /// The buffer pool at the step's peak of live bytes (by kind) and the bytes it held free then.
+    public var memory = PoolSnapshot()
 }
 
 public struct TrainingStep {
@@ -34,8 +38,14 @@ public struct TrainingStep {
     public let gradClip: Double
     /// The run seed the rules key their draws by.
     public let seed: UInt64
+    /// Update each weight during backward as soon as its gradient is complete (needs
+    /// gradAccum 1 and gradClip 0; the run config checks that).
+    public let perLayerUpdate: Bool
 
-    public init(model: Llama, optimizer: Optimizer, batchSize: Int, seqLen: Int, gradAccum: Int, gradClip: Double, seed: UInt64) {
+    public init(model: Llama, optimizer: Optimizer, batchSize: Int, seqLen: Int, gradAccum: Int, gradClip: Double, seed: UInt64,
+                perLayerUpdate: Bool = false) {
+        precondition(!perLayerUpdate || (gradAccum == 1 && gradClip == 0), "per-layer update needs grad_accum 1 and grad_clip 0")
+        self.perLayerUpdate = perLayerUpdate
         self.model = model
         self.optimizer = optimizer
         self.batchSize = batchSize
@@ -48,6 +58,8 @@ public struct TrainingStep {
     /// Runs step `step` (1-based) at learning rate `lr` on micro-batches `batch(0..<gradAccum)`.
     /// Throws when the optimizer fails (the error names the step and parameter).
     public func run(step: Int, lr: Double, batch: (Int) -> (inputs: [Int32], targets: [Int32])) throws -> StepReport {
+        BufferPool.shared.resetPeak()
+        if perLayerUpdate { return try runPerLayer(step: step, lr: lr, batch: batch(0)) }
         let start = BenchClock.now()
         model.zeroGrad()
         var lossSum = 0.0, fw = 0.0, bw = 0.0
@@ -85,6 +97,47 @@ public struct TrainingStep {
         r.totalSeconds = t5 - start
         r.optimizerMetrics = metrics
         r.optimizerEvents = events
+        r.memory = BufferPool.shared.peakSnapshot
+        return r
+    }
+
+    /// One step with the update inside backward: the gradient of each weight is checked,
+    /// used and released as soon as backward completes it. The global norm is reported
+    /// (summed in parameter order, as `GradientClipping.globalNorm`), never applied.
+    func runPerLayer(step: Int, lr: Double, batch b: (inputs: [Int32], targets: [Int32])) throws -> StepReport {
+        let start = BenchClock.now()
+        for p in model.parameters { p.tensor.grad = nil }
+        let lossSeed = Tensor(shape: [], values: [1])
+        let (loss, tape) = Tape.record {
+            model.loss(tokens: b.inputs, targets: b.targets, batch: batchSize, seqLen: seqLen)
+        }
+        let t1 = BenchClock.now()
+        optimizer.beginStep()
+        var squares = [Double](repeating: 0, count: model.parameters.count)
+        var failure: Error?
+        var updateSeconds = 0.0
+        tape.backward(from: loss, seed: lossSeed) { w in
+            guard failure == nil, let i = optimizer.assignmentIndex(of: w), let g = w.grad else { return }
+            let u0 = BenchClock.now()
+            squares[i] = g.sumOfSquares()
+            if squares[i].isFinite {
+                do { try optimizer.update(i, step: step, lr: lr, seed: seed) } catch { failure = error }
+            } else {
+                failure = OptimizerError("step \(step), \(optimizer.assignments[i].info.name): the gradient is not finite (loss \(loss.scalar)); with per_layer_update the step cannot be skipped, since the weights after it in backward order are already updated")
+            }
+            w.grad = nil
+            updateSeconds += BenchClock.now() - u0
+        }
+        if let failure { throw failure }
+        let t2 = BenchClock.now()
+        var r = StepReport(loss: Double(loss.scalar), gradNorm: squares.reduce(0, +).squareRoot(), skipped: false)
+        r.forwardSeconds = t1 - start
+        r.backwardSeconds = t2 - t1 - updateSeconds
+        r.optimizerSeconds = updateSeconds
+        r.totalSeconds = t2 - start
+        r.optimizerMetrics = optimizer.metrics.values
+        r.optimizerEvents = optimizer.metrics.events
+        r.memory = BufferPool.shared.peakSnapshot
         return r
     }
 }

@@ -64,11 +64,12 @@ public func crossEntropy(_ logits: Tensor, targets: [Int32]) -> Tensor {
 /// One row: writes e^(x − max) into `exps` and returns log Σ e^(x − max) + max − x[target];
 /// with `scaleToGradient` it then turns `exps` into (softmax − onehot)/rows. The exp sum runs
 /// in Float lanes over 512-element pieces (16 lanes × 32 terms), each piece's total (and any
-/// scalar tail) added in Double.
+/// scalar tail) added in Double. `exps` may be `x` itself (the row is then overwritten).
 @inline(__always)
-private func crossEntropyRow(_ x: UnsafePointer<Float>, count v: Int, target: Int,
+func crossEntropyRow(_ x: UnsafePointer<Float>, count v: Int, target: Int,
                              exps out: UnsafeMutablePointer<Float>, scaleToGradient: Bool,
                              rows: Int) -> Double {
+    let xTarget = Double(x[target])  // read before an in-place pass 2 overwrites it
     // Pass 1: the row max.
     var m0 = SIMD8<Float>(repeating: -.infinity), m1 = m0
     var j = 0
@@ -109,7 +110,7 @@ private func crossEntropyRow(_ x: UnsafePointer<Float>, count v: Int, target: In
         total += pieceSum
         piece = end
     }
-    let loss = Foundation.log(total) + Double(m) - Double(x[target])
+    let loss = Foundation.log(total) + Double(m) - xTarget
     // Pass 3: scale to softmax/N and subtract 1/N at the target (the row is still in L1).
     if scaleToGradient {
         let eTarget = Double(out[target])
@@ -126,7 +127,7 @@ private func crossEntropyRow(_ x: UnsafePointer<Float>, count v: Int, target: In
 }
 
 /// t *= s element-wise.
-private func scaleElements(_ t: Tensor, by s: Float) {
+func scaleElements(_ t: Tensor, by s: Float) {
     let p = t.pointer, sv = SIMD8<Float>(repeating: s)
     Parallel.forRanges(t.count, grain: 1 << 15) { range in
         var i = range.lowerBound

@@ -24,6 +24,23 @@ public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
     return y
 }
 
+/// y += a in place, returning y: a residual connection that reuses the buffer of the branch
+/// output y (the same values as `add(a, y)`). Only for an intermediate y whose own values
+/// nothing else reads: y's gradient is the sum's gradient, so the op that produced y reads
+/// it unchanged, and a gets a copy of it.
+public func addInPlace(_ y: Tensor, _ a: Tensor) -> Tensor {
+    precondition(a.shape == y.shape, "addInPlace: shapes \(y.shape) and \(a.shape) differ")
+    zipMap(a.pointer, y.pointer, into: y.pointer, count: a.count, accumulate: false, { $0 + $1 }, { $0 + $1 })
+    if Tape.shouldRecord(a, y) {
+        y.requiresGrad = true
+        Tape.push {
+            guard let dy = y.grad else { return }
+            if a.requiresGrad { addGradient(dy, into: a) }  // da += dy
+        }
+    }
+    return y
+}
+
 /// y = a ⊙ b element-wise; a and b have the same shape, y has it too.
 public func mul(_ a: Tensor, _ b: Tensor) -> Tensor {
     precondition(a.shape == b.shape, "mul: shapes \(a.shape) and \(b.shape) differ")

@@ -18,7 +18,7 @@ public func embedding(_ ids: [Int32], _ table: Tensor) -> Tensor {
     }
     if Tape.shouldRecord(table) {
         y.requiresGrad = true
-        Tape.push {
+        Tape.push(touching: [table]) {
             guard let dy = y.grad else { return }
             defer { y.grad = nil }
             scatterAddRows(dy.pointer, ids: ids, into: table.ensureGrad().pointer, d: d)

@@ -8,7 +8,7 @@ extension Tensor {
     /// Only for backward passes that write every element of the gradient.
     func gradientDestination() -> (grad: Tensor, accumulate: Bool) {
         if let g = grad { return (g, true) }
-        let g = Tensor(uninitializedShape: shape)
+        let g = Tensor(uninitializedShape: shape, kind: gradientKind)
         grad = g
         return (g, false)
     }

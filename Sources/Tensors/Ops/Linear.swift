@@ -13,7 +13,7 @@ public func linear(_ x: Tensor, _ w: Tensor) -> Tensor {
                a: x.pointer, lda: inF, b: w.pointer, ldb: inF, c: y.pointer, ldc: outF)
     if Tape.shouldRecord(x, w) {
         y.requiresGrad = true
-        Tape.push {
+        Tape.push(touching: [w]) {
             guard let dy = y.grad else { return }
             defer { y.grad = nil }  // an intermediate's gradient is dead once propagated
             if x.requiresGrad {  // dx[N, in] (+)= dy[N, out] · W[out, in]; a fresh buffer is overwritten

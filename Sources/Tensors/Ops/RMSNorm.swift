@@ -26,7 +26,7 @@ public func rmsNorm(_ x: Tensor, _ weight: Tensor, eps: Float) -> Tensor {
     }
     if Tape.shouldRecord(x, weight) {
         y.requiresGrad = true
-        Tape.push {
+        Tape.push(touching: [weight]) {
             guard let dy = y.grad else { return }
             defer { y.grad = nil }
             rmsNormBackward(dy: dy, x: x, weight: weight, invRMS: invRMS)

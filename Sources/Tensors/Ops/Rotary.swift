@@ -66,6 +66,28 @@ public func rotary(_ x: Tensor, table: RotaryTable, batch: Int, seqLen: Int, hea
     return y
 }
 
+/// Rotates `x` in place and returns it: the same values as `rotary`, without a second
+/// [rows, width] buffer. Only for an intermediate whose pre-rotation values nothing else
+/// reads (a q or k projection output): backward turns x's gradient back in place, before
+/// the op that produced x reads it.
+public func rotaryInPlace(_ x: Tensor, table: RotaryTable, batch: Int, seqLen: Int, heads: Int) -> Tensor {
+    let hd = table.headDim
+    precondition(x.rows == batch * seqLen && x.lastDim == heads * hd,
+                 "rotary: input \(x.shape) is not [\(batch)·\(seqLen), \(heads)·\(hd)]")
+    precondition(seqLen <= table.maxPositions,
+                 "rotary: seqLen \(seqLen) exceeds the table's \(table.maxPositions) positions")
+    rotate(x.pointer, into: x.pointer, rows: x.rows, seqLen: seqLen, heads: heads,
+           table: table, inverse: false, accumulate: false)
+    if Tape.shouldRecord(x) {
+        Tape.push {
+            guard let dy = x.grad else { return }  // dx = Rᵀ dy, in dy's buffer
+            rotate(dy.pointer, into: dy.pointer, rows: x.rows, seqLen: seqLen, heads: heads,
+                   table: table, inverse: true, accumulate: false)
+        }
+    }
+    return x
+}
+
 /// out (+)= R(±angle) · src for every row and head; `inverse` turns by −angle (Rᵀ).
 private func rotate(_ src: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
                     rows: Int, seqLen: Int, heads: Int, table: RotaryTable,
