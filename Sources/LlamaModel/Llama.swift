@@ -79,10 +79,13 @@ public final class Llama {
     }
 
     /// Mean cross-entropy of next-token prediction over all B·T positions (a 0-d tensor).
-    /// The head and the loss are one op, so the [N, V] logits exist once.
-    public func loss(tokens: [Int32], targets: [Int32], batch: Int, seqLen: Int) -> Tensor {
+    /// The head and the loss are one op that never holds all [N, V] logits. When training
+    /// passes `lossGradient` (the seed its backward will use), the head's backward runs
+    /// during forward, chunk by chunk (see linearCrossEntropy).
+    public func loss(tokens: [Int32], targets: [Int32], batch: Int, seqLen: Int, lossGradient: Float? = nil) -> Tensor {
         precondition(targets.count == tokens.count, "targets and tokens differ in count")
-        return linearCrossEntropy(hidden(tokens: tokens, batch: batch, seqLen: seqLen), head, targets: targets)
+        return linearCrossEntropy(hidden(tokens: tokens, batch: batch, seqLen: seqLen), head, targets: targets,
+                                  lossGradient: lossGradient)
     }
 
     /// The final-norm output [N, d] that the head reads.

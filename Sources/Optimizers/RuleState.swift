@@ -68,7 +68,7 @@ public final class RuleState {
     /// Declares a zero-filled Float32 buffer.
     @discardableResult
     public func addFloat(_ key: String, shape: [Int]) -> Tensor {
-        let t = materialized ? Tensor.zeros(shape) : Tensor(uninitializedShape: shape)
+        let t = materialized ? Tensor.zeros(shape, kind: .optimizerState) : Tensor(uninitializedShape: shape, kind: .optimizerState)
         buffers[key] = .f32(t)
         return t
     }

@@ -1,45 +1,62 @@
 // `swift-train memory`: builds a run config's model and each optimizer's plan without
-// training and prints what a run would hold — parameters, gradients, optimizer state (the
-// run's own state count), activations for B×T (measured) and the total — per optimizer.
+// training and predicts what a run would hold at its peak — parameters, gradients, optimizer
+// state (the run's own state count), activations, optimizer work and the pool's free bytes
+// (measured on a real step of 2- and 3-layer copies), the program and data — the same parts
+// as a run's memory account, and their sum, the predicted peak RSS.
 import ArgumentParser
 import Foundation
+import Tensors
 import Training
 
 struct MemoryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "memory",
-        abstract: "Memory of a run per optimizer: parameters, gradients, optimizer state, activations.",
+        abstract: "Predicted memory of a run per optimizer: the parts of its memory account and the peak RSS.",
         discussion: """
-        Each --optimizer is a name, optionally with settings: --optimizer galore,rank=128,update_proj_gap=200.
+        Each --optimizer is a name, optionally with settings: --optimizer galore,rank=128,update_proj_gap=200
+        (any run setting works there, e.g. adamw,state_bits=8,per_layer_update=true).
         Settings of the config file that the optimizer does not read are left out, as in `train`.
-        Optimizer state is what the plan holds (`opt_state_bytes` of a run); activations are the
-        measured peak of live tensors over one forward and backward pass at B×T beyond weights
-        and gradients (measured on 2- and 3-layer copies, extended to the layer count).
+        Optimizer state is what the plan holds (`opt_state_bytes` of a run). Gradients,
+        activations, optimizer work and pool free are the buffer pool at the peak of a real
+        training step (the config's optimizer and memory levers) on 2- and 3-layer copies of the
+        model, extended to its layer count. "other" is this process's program, libraries and
+        OpenBLAS buffers plus the data folder's files. The total is the predicted peak RSS.
         """)
 
     @Option(help: "Run config (JSON) with the model and, optionally, the optimizer and its settings.")
     var config: String
     @Option(name: .customLong("optimizer"), help: "Optimizer, with optional ,key=value settings; repeat to compare. Default: the config's.")
     var optimizers: [String] = []
-    @Option(help: "Sequences per micro-batch B for the activations (default: the config's batch_size).")
+    @Option(help: "Sequences per micro-batch B (default: the config's batch_size).")
     var batchSize: Int?
-    @Option(help: "Tokens per sequence T for the activations (default: the config's seq_len).")
+    @Option(help: "Tokens per sequence T (default: the config's seq_len).")
     var seqLen: Int?
-    @Flag(help: "Skip measuring activations (reported as 0).")
+    @Flag(help: "Every row with per_layer_update (and grad_clip 0).")
+    var perLayerUpdate = false
+    @Flag(help: "Every row with activation_checkpointing.")
+    var activationCheckpointing = false
+    @Option(help: "Threads for the measured steps (0 = all cores).")
+    var threads: Int = 0
+    @Flag(help: "Skip the measured step: only parameters, gradients and optimizer state.")
     var noActivations = false
     @Flag(help: "Print one JSON object instead of the table.")
     var json = false
 
     func run() throws {
         do {
-            let base = try RunConfig.load(URL(fileURLWithPath: config))
+            Parallel.setThreads(threads)
+            var base = try RunConfig.load(URL(fileURLWithPath: config))
             let mc = try base.modelConfig()
             let b = batchSize ?? base.batchSize, t = seqLen ?? base.seqLen
             guard b > 0, t > 0 else { throw CLIError("--batch-size and --seq-len must be positive") }
             guard t <= mc.maxPositionEmbeddings else {
                 throw CLIError("--seq-len \(t) is longer than the model's max_position_embeddings \(mc.maxPositionEmbeddings)")
             }
-            let activations = noActivations ? 0 : MemoryReport.activationBytes(mc, batch: b, seqLen: t)
+            if perLayerUpdate {
+                try base.set("per_layer_update", text: "true")
+                try base.set("grad_clip", text: "0")
+            }
+            if activationCheckpointing { try base.set("activation_checkpointing", text: "true") }
             var rows: [(label: String, figures: MemoryFigures)] = []
             for spec in optimizers.isEmpty ? [base.string("optimizer")] : optimizers {
                 var c = base
@@ -52,7 +69,11 @@ struct MemoryCommand: ParsableCommand {
                     }
                     try c.set(String(kv[..<eq]).replacingOccurrences(of: "-", with: "_"), text: String(kv[kv.index(after: eq)...]))
                 }
-                rows.append((spec, try MemoryReport.figures(c, batch: b, seqLen: t, activations: activations)))
+                // per_layer_update runs without clipping unless this row sets grad_clip itself.
+                if c.bool("per_layer_update") && !parts.contains(where: { $0.hasPrefix("grad_clip=") || $0.hasPrefix("grad-clip=") }) {
+                    try c.set("grad_clip", text: "0")
+                }
+                rows.append((spec, try MemoryReport.figures(c, batch: b, seqLen: t, measureStep: !noActivations)))
             }
             if json { printJSON(rows, batch: b, seqLen: t, parameters: mc.parameterCount) } else { printTable(rows, batch: b, seqLen: t, parameters: mc.parameterCount) }
         } catch let e as ConfigError {
@@ -63,12 +84,13 @@ struct MemoryCommand: ParsableCommand {
     static func mib(_ bytes: Int) -> String { String(format: "%.2f", Double(bytes) / 1_048_576) }
 
     func printTable(_ rows: [(label: String, figures: MemoryFigures)], batch: Int, seqLen: Int, parameters: Int) {
-        print("model \(parameters) parameters; activations for B \(batch) × T \(seqLen); MiB (bytes / 2^20), float32")
-        let header = ["optimizer", "parameters", "gradients", "optimizer state", "activations", "total"]
+        print("model \(parameters) parameters; B \(batch) × T \(seqLen); MiB (bytes / 2^20); total = predicted peak RSS")
+        let header = ["optimizer", "parameters", "gradients", "optimizer state", "activations", "optimizer work", "pool free", "other", "total"]
         var lines = [header]
         for (label, f) in rows {
             lines.append([label, Self.mib(f.parameterBytes), Self.mib(f.gradientBytes), Self.mib(f.optimizerStateBytes),
-                          Self.mib(f.activationBytes), Self.mib(f.totalBytes)])
+                          Self.mib(f.activationBytes), Self.mib(f.optimizerWorkBytes), Self.mib(f.poolFreeBytes),
+                          Self.mib(f.runtimeBytes + f.dataBytes), Self.mib(f.totalBytes)])
         }
         let widths = (0..<header.count).map { c in lines.map { $0[c].count }.max()! }
         for l in lines {
@@ -82,7 +104,9 @@ struct MemoryCommand: ParsableCommand {
     func printJSON(_ rows: [(label: String, figures: MemoryFigures)], batch: Int, seqLen: Int, parameters: Int) {
         let items = rows.map { label, f in
             "{\"optimizer\": \"\(label)\", \"parameter_bytes\": \(f.parameterBytes), \"gradient_bytes\": \(f.gradientBytes), " +
-                "\"optimizer_state_bytes\": \(f.optimizerStateBytes), \"activation_bytes\": \(f.activationBytes), \"total_bytes\": \(f.totalBytes)}"
+                "\"optimizer_state_bytes\": \(f.optimizerStateBytes), \"activation_bytes\": \(f.activationBytes), " +
+                "\"optimizer_work_bytes\": \(f.optimizerWorkBytes), \"pool_free_bytes\": \(f.poolFreeBytes), " +
+                "\"runtime_bytes\": \(f.runtimeBytes), \"data_bytes\": \(f.dataBytes), \"total_bytes\": \(f.totalBytes)}"
         }
         print("{\"parameters\": \(parameters), \"batch_size\": \(batch), \"seq_len\": \(seqLen), \"rows\": [\(items.joined(separator: ", "))]}")
     }

@@ -24,6 +24,8 @@ public enum MemoryKind: Int, CaseIterable, Sendable {
     case gradient
     /// Temporaries of the optimizer step (update directions, projections, scratch).
     case optimizerWork
+    /// The optimizer's persistent Float32 state (its 8-bit codes live outside the pool).
+    case optimizerState
 }
 
 /// Live bytes per kind and free bytes held by the pool at one moment.

@@ -1,11 +1,14 @@
-// MemoryReport: what a training run holds, per optimizer, without training it — parameters,
-// gradients, optimizer state and activations for B×T — for `swift-train memory`.
-// Optimizer state comes from the same code that counts a run's state (the plan is built,
-// its buffers reserved but never touched, and `Optimizer.stateBytes` adds them up).
-// Activations are measured, not estimated: the peak of live tensor bytes over one forward
-// and backward pass of the real model, minus weights and gradients, taken on 2- and 3-layer
-// copies of the model at the same widths and B×T and extended linearly to its layer count
-// (every block holds the same tensors; a test checks the extension against a direct measure).
+// MemoryReport: what a training run will hold, per optimizer, without training it — the same
+// parts as a run's memory account (MemoryAccount) and their sum, the predicted peak RSS —
+// for `swift-train memory`.
+// - Parameters are counted; optimizer state comes from the same code that counts a run's
+//   state (the plan is built, its buffers reserved but never touched).
+// - Gradients, activations, optimizer work and the pool's free bytes at the step's peak are
+//   measured, not estimated: two real training steps (TrainingStep, the config's optimizer
+//   and memory levers) on 2- and 3-layer copies of the model at the same widths and B×T,
+//   extended linearly to its layer count (every block holds the same tensors).
+// - The rest of the process (program, libraries, OpenBLAS's buffers, heap) is measured in
+//   this process after those steps; the data folder's files are added as mapped pages.
 import Foundation
 import LlamaModel
 import Optimizers
@@ -13,11 +16,21 @@ import Tensors
 
 public struct MemoryFigures: Sendable {
     public var optimizer: String
-    public var parameterBytes: Int
-    public var gradientBytes: Int
-    public var optimizerStateBytes: Int
-    public var activationBytes: Int
-    public var totalBytes: Int { parameterBytes + gradientBytes + optimizerStateBytes + activationBytes }
+    public var parameterBytes = 0
+    public var gradientBytes = 0
+    public var optimizerStateBytes = 0
+    public var activationBytes = 0
+    public var optimizerWorkBytes = 0
+    public var poolFreeBytes = 0
+    /// Program, libraries, OpenBLAS buffers and heap outside the tensors (measured here).
+    public var runtimeBytes = 0
+    /// Token shards and tokenizer of the data folder (mapped; an upper bound).
+    public var dataBytes = 0
+    /// The predicted peak resident memory of the run.
+    public var totalBytes: Int {
+        parameterBytes + gradientBytes + optimizerStateBytes + activationBytes + optimizerWorkBytes + poolFreeBytes
+            + runtimeBytes + dataBytes
+    }
 }
 
 public enum MemoryReport {
@@ -36,44 +49,94 @@ public enum MemoryReport {
         }
     }
 
-    /// Peak bytes of live tensors over one forward and backward pass of `model` on B×T tokens,
-    /// beyond its weights and (already allocated) gradients.
-    public static func measuredActivationBytes(_ model: Llama, batch: Int, seqLen: Int) -> Int {
-        let v = model.config.vocabSize
-        let tokens = (0..<(batch * seqLen)).map { Int32($0 % v) }
-        let seed = Tensor(shape: [], values: [1])
-        for p in model.parameters { p.tensor.ensureGrad() }
-        let base = BufferPool.shared.liveBytes
-        BufferPool.shared.resetPeak()
+    /// The pool at the peak of a training step of `config` (its optimizer, clipping and
+    /// memory levers, one micro-batch) on a copy of its model with `layers` blocks at B×T:
+    /// the larger of two steps' peaks (the first holds one-off work such as a projector's
+    /// first SVD, the second the steady state).
+    public static func measureStep(_ config: RunConfig, layers: Int, batch: Int, seqLen: Int) throws -> PoolSnapshot {
+        var config = config
+        _ = try config.resolveOptimizerKeys()
+        try config.validateMemoryLevers()
+        var mc = try config.modelConfig()
+        mc.numHiddenLayers = layers
+        BufferPool.shared.releaseFree()
+        let model = Llama(config: mc, seed: 0)
+        model.activationCheckpointing = config.bool("activation_checkpointing")
+        let optimizer: Optimizer
         do {
-            let (loss, tape) = Tape.record { model.loss(tokens: tokens, targets: tokens, batch: batch, seqLen: seqLen) }
-            tape.backward(from: loss, seed: seed)
+            optimizer = try OptimizerCatalog.make(config.optimizerSettings, model: ModelDescription(mc), parameters: model.parameters)
+        } catch let e as OptimizerError {
+            throw ConfigError("optimizer \(config.string("optimizer")): \(e.description)")
         }
-        return BufferPool.shared.peakBytes - base - seed.count * 4
+        let stepper = TrainingStep(model: model, optimizer: optimizer, batchSize: batch, seqLen: seqLen, gradAccum: 1,
+                                   gradClip: config.bool("per_layer_update") ? 0 : config.double("grad_clip"),
+                                   seed: 0, perLayerUpdate: config.bool("per_layer_update"))
+        var rng = RandomGenerator(seed: 11).derived(stream: 0x3E3)
+        let tokens = (0..<(batch * seqLen + 1)).map { _ in Int32(rng.int(below: mc.vocabSize)) }
+        var largest = PoolSnapshot()
+        for s in 1...2 {
+            let r: StepReport
+            do {
+                r = try stepper.run(step: s, lr: 1e-4) { _ in (Array(tokens.dropLast()), Array(tokens.dropFirst())) }
+            } catch let e as OptimizerError { throw ConfigError(e.description) }
+            if r.memory.held - r.memory[.optimizerState] > largest.held - largest[.optimizerState] { largest = r.memory }
+            BufferPool.shared.endEpoch()
+        }
+        return largest
     }
 
-    /// Activation bytes of `config` at B×T, measured on 2- and 3-layer copies and extended
-    /// linearly to its layer count (exact when L ≤ 3).
-    public static func activationBytes(_ config: LlamaConfig, batch: Int, seqLen: Int) -> Int {
-        func measure(_ layers: Int) -> Int {
-            var c = config
-            c.numHiddenLayers = layers
-            let model = Llama(config: c, seed: 0)
-            return measuredActivationBytes(model, batch: batch, seqLen: seqLen)
+    /// Gradient, activation, optimizer-work and pool-free bytes at the step's peak for the full
+    /// model: measured on 2- and 3-layer copies and extended linearly (exact when L ≤ 3).
+    public static func stepBytes(_ config: RunConfig, batch: Int, seqLen: Int) throws
+        -> (gradients: Int, activations: Int, optimizerWork: Int, poolFree: Int) {
+        let l = try config.modelConfig().numHiddenLayers
+        func parts(_ s: PoolSnapshot) -> [Int] { [s[.gradient], s[.activation], s[.optimizerWork], s.free] }
+        let v: [Int]
+        if l <= 3 {
+            v = parts(try measureStep(config, layers: l, batch: batch, seqLen: seqLen))
+        } else {
+            let two = parts(try measureStep(config, layers: 2, batch: batch, seqLen: seqLen))
+            let three = parts(try measureStep(config, layers: 3, batch: batch, seqLen: seqLen))
+            v = zip(two, three).map { max(0, $0 + (l - 2) * ($1 - $0)) }
         }
-        let l = config.numHiddenLayers
-        if l <= 3 { return measure(l) }
-        let two = measure(2), three = measure(3)
-        return two + (l - 2) * (three - two)
+        return (v[0], v[1], v[2], v[3])
     }
 
-    /// Every figure for `config` (its optimizer and model) at B×T.
-    public static func figures(_ config: RunConfig, batch: Int, seqLen: Int, activations: Int? = nil) throws -> MemoryFigures {
+    /// Resident bytes of this process outside the pool's tensors: program, libraries,
+    /// OpenBLAS's work buffers (allocated by the products already run) and the heap.
+    public static func runtimeBytes() -> Int {
+        BufferPool.shared.releaseFree()
+        return max(0, ProcessMemory.residentBytes - BufferPool.shared.liveBytes)
+    }
+
+    /// Bytes of the data folder's shards and tokenizer (0 when it does not exist).
+    public static func dataBytes(_ config: RunConfig) -> Int {
+        let folder = config.data
+        guard !folder.isEmpty else { return 0 }
+        return ["train.bin", "val.bin", "tokenizer.model"].reduce(0) { sum, name in
+            let path = URL(fileURLWithPath: folder).appendingPathComponent(name).path
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+            return sum + (size ?? 0)
+        }
+    }
+
+    /// Every figure for `config` (its optimizer, model and memory levers) at B×T. Without
+    /// `measureStep`, gradients are the parameters' size and the measured parts are 0.
+    public static func figures(_ config: RunConfig, batch: Int, seqLen: Int, measureStep: Bool = true) throws -> MemoryFigures {
         let mc = try config.modelConfig()
-        let params = mc.parameterCount * 4
-        let state = try optimizerStateBytes(config)
-        return MemoryFigures(optimizer: config.string("optimizer"), parameterBytes: params, gradientBytes: params,
-                             optimizerStateBytes: state,
-                             activationBytes: activations ?? activationBytes(mc, batch: batch, seqLen: seqLen))
+        var f = MemoryFigures(optimizer: config.string("optimizer"))
+        f.parameterBytes = mc.parameterCount * 4
+        f.gradientBytes = f.parameterBytes
+        f.optimizerStateBytes = try optimizerStateBytes(config)
+        if measureStep {
+            let s = try stepBytes(config, batch: batch, seqLen: seqLen)
+            f.gradientBytes = config.bool("per_layer_update") ? s.gradients : f.parameterBytes
+            f.activationBytes = s.activations
+            f.optimizerWorkBytes = s.optimizerWork
+            f.poolFreeBytes = s.poolFree
+            f.runtimeBytes = runtimeBytes()
+            f.dataBytes = dataBytes(config)
+        }
+        return f
     }
 }

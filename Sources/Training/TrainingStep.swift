@@ -68,7 +68,7 @@ public struct TrainingStep {
             let b = batch(micro)
             let t0 = BenchClock.now()
             let (loss, tape) = Tape.record {
-                model.loss(tokens: b.inputs, targets: b.targets, batch: batchSize, seqLen: seqLen)
+                model.loss(tokens: b.inputs, targets: b.targets, batch: batchSize, seqLen: seqLen, lossGradient: lossSeed.scalar)
             }
             let t1 = BenchClock.now()
             lossSum += Double(loss.scalar)
@@ -109,7 +109,7 @@ public struct TrainingStep {
         for p in model.parameters { p.tensor.grad = nil }
         let lossSeed = Tensor(shape: [], values: [1])
         let (loss, tape) = Tape.record {
-            model.loss(tokens: b.inputs, targets: b.targets, batch: batchSize, seqLen: seqLen)
+            model.loss(tokens: b.inputs, targets: b.targets, batch: batchSize, seqLen: seqLen, lossGradient: 1)
         }
         let t1 = BenchClock.now()
         optimizer.beginStep()

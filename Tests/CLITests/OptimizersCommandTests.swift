@@ -47,32 +47,3 @@ final class OptimizersCommandTests: XCTestCase {
         XCTAssertTrue(choice.err.contains("--adjust-lr-fn") && choice.err.contains("match_rms_adamw"), choice.err)
     }
 }
-
-final class MemoryCommandTests: XCTestCase {
-    func testMemoryTablePerOptimizerAndJSON() throws {
-        let r = try CLIRunner.run(["memory", "--config", "configs/llama-tiny.json", "--optimizer", "adamw", "--optimizer", "galore,rank=32",
-                                   "--optimizer", "apollo-mini", "--batch-size", "2", "--seq-len", "32", "--json"])
-        XCTAssertEqual(r.status, 0, r.err)
-        let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
-        let rows = try XCTUnwrap(o["rows"] as? [[String: Any]])
-        XCTAssertEqual(rows.map { $0["optimizer"] as? String }, ["adamw", "galore,rank=32", "apollo-mini"])
-        let params = 1_852_544 * 4
-        XCTAssertEqual(rows[0]["parameter_bytes"] as? Int, params)
-        XCTAssertEqual(rows[0]["optimizer_state_bytes"] as? Int, 2 * params, "AdamW: 2 floats per parameter")
-        let galore = try XCTUnwrap(rows[1]["optimizer_state_bytes"] as? Int), mini = try XCTUnwrap(rows[2]["optimizer_state_bytes"] as? Int)
-        XCTAssertLessThan(galore, 2 * params)
-        XCTAssertLessThan(mini, galore)
-        for row in rows {
-            let total = try XCTUnwrap(row["total_bytes"] as? Int), act = try XCTUnwrap(row["activation_bytes"] as? Int)
-            XCTAssertGreaterThan(act, 0)
-            XCTAssertEqual(total, 2 * params + (row["optimizer_state_bytes"] as! Int) + act)
-        }
-        let table = try CLIRunner.run(["memory", "--config", "configs/llama-tiny.json", "--optimizer", "lion", "--no-activations"])
-        XCTAssertEqual(table.status, 0, table.err)
-        XCTAssertTrue(table.out.contains("optimizer state") && table.out.contains("lion"), table.out)
-        let bad = try CLIRunner.run(["memory", "--config", "configs/llama-tiny.json", "--optimizer", "galore,rank"])
-        XCTAssertTrue(bad.exited)
-        XCTAssertNotEqual(bad.status, 0)
-        XCTAssertTrue(bad.err.contains("key=value"), bad.err)
-    }
-}

@@ -127,9 +127,9 @@ func crossEntropyRow(_ x: UnsafePointer<Float>, count v: Int, target: Int,
 }
 
 /// t *= s element-wise.
-func scaleElements(_ t: Tensor, by s: Float) {
+func scaleElements(_ t: Tensor, by s: Float, count: Int? = nil) {
     let p = t.pointer, sv = SIMD8<Float>(repeating: s)
-    Parallel.forRanges(t.count, grain: 1 << 15) { range in
+    Parallel.forRanges(count ?? t.count, grain: 1 << 15) { range in
         var i = range.lowerBound
         while i + 8 <= range.upperBound { Lanes.store(Lanes.load(p + i) * sv, p + i); i += 8 }
         while i < range.upperBound { p[i] *= s; i += 1 }
