@@ -107,12 +107,15 @@ public final class Llama {
 
     /// One decoder block: h + attention(norm(h)), then + MLP(norm(·)). [N, d] → [N, d].
     /// Rotary and the residual additions work in place on intermediates nothing else reads.
-    func forward(_ b: Block, _ h: Tensor, batch: Int, seqLen: Int) -> Tensor {
+    /// `keysAndValues` sees the rotated keys and the values [N, d] (a KV cache's prefill).
+    func forward(_ b: Block, _ h: Tensor, batch: Int, seqLen: Int,
+                 keysAndValues: ((Tensor, Tensor) -> Void)? = nil) -> Tensor {
         let eps = Float(config.rmsNormEps), heads = config.numAttentionHeads
         let a = rmsNorm(h, b.inputNorm, eps: eps)                           // [N, d]
         let q = rotaryInPlace(linear(a, b.q), table: rotaryTable, batch: batch, seqLen: seqLen, heads: heads)
         let k = rotaryInPlace(linear(a, b.k), table: rotaryTable, batch: batch, seqLen: seqLen, heads: heads)
         let v = linear(a, b.v)
+        keysAndValues?(k, v)
         let att = causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)  // [N, d]
         let h1 = addInPlace(linear(att, b.o), h)                            // h + o(att)
         let m = rmsNorm(h1, b.postNorm, eps: eps)

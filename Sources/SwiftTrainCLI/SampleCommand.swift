@@ -1,4 +1,6 @@
-// `swift-train sample`: continues a prompt with a checkpoint's model and its tokenizer.
+// `swift-train sample`: continues a prompt with a checkpoint's model and its tokenizer, decoding
+// with a key/value cache over a `--context` window; the text goes to stdout, the speed of the
+// generation (and of the prompt's prefill, separately) to stderr.
 import ArgumentParser
 import Foundation
 import Tensors
@@ -23,14 +25,24 @@ struct SampleCommand: ParsableCommand {
     var seed: UInt64 = 0
     @Option(help: "Tokenizer model (default: the checkpoint's tokenizer.model).")
     var tokenizer: String?
+    @Option(help: ArgumentHelp(
+        "Context window in tokens, 1...max_position_embeddings (default: max_position_embeddings).",
+        discussion: "Once the text fills the window, the key/value cache is rebuilt from the last half of it."))
+    var context: Int?
 
     func run() throws {
         do {
             guard tokens >= 0, temperature >= 0, topK >= 0 else {
                 throw ConfigError("--tokens, --temperature and --top-k must not be negative")
             }
+            if let n = context, n < 1 { throw ConfigError("--context must be at least 1, got \(n)") }
             let dir = try Checkpoint.resolve(URL(fileURLWithPath: checkpoint))
             let model = try Checkpoint.loadModel(dir)
+            let maxPositions = model.config.maxPositionEmbeddings
+            let window = context ?? maxPositions
+            guard window <= maxPositions else {
+                throw ConfigError("--context \(window) exceeds the model's max_position_embeddings (\(maxPositions))")
+            }
             let tok = try Tokenizer(path: tokenizer ?? dir.appendingPathComponent("tokenizer.model").path)
             guard tok.vocabSize <= model.config.vocabSize else {
                 throw ConfigError("the tokenizer has \(tok.vocabSize) pieces but the model's vocab_size is \(model.config.vocabSize); use the tokenizer the model was trained with")
@@ -38,9 +50,14 @@ struct SampleCommand: ParsableCommand {
             var ids = try tok.encode(prompt)
             if ids.isEmpty { ids = [tok.bosID >= 0 ? tok.bosID : 0] }
             var sampler = Sampler(model: model, temperature: temperature, topK: topK, seed: seed)
-            let window = min(model.config.maxPositionEmbeddings, 256)
             let out = sampler.generate(prompt: ids, count: tokens, window: window)
             print(try tok.decode(out))
+            let t = sampler.timing
+            var line = String(format: "generated %d tokens in %.2f s (%.1f tokens/s; prompt %d tokens in %.2f s)",
+                              t.generatedTokens, t.generationSeconds, t.tokensPerSecond,
+                              t.promptTokens, t.prefillSeconds)
+            if t.refills > 0 { line += "; context window \(window) rebuilt \(t.refills) times" }
+            FileHandle.standardError.write(Data((line + "\n").utf8))
         } catch let e as ConfigError { throw CLIError(e.description) }
         catch let e as TextDataError { throw CLIError(e.description) }
     }
