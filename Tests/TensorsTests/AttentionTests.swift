@@ -1,5 +1,6 @@
 // Tests of causalAttention: forward against a Double reference, the causal mask, T = 1,
-// gradients against finite differences, and independence from the thread count.
+// gradients against finite differences, independence from the thread count and from what
+// the pool's scratch held before, and what recording keeps for backward (row statistics, no P).
 import Foundation
 import XCTest
 import Tensors
@@ -97,14 +98,35 @@ final class AttentionTests: XCTestCase {
         XCTAssertEqual(out.array, v.array)
     }
 
-    /// Recording (P saved in its own tensor) and inference (per-worker scratch) give the same bits.
+    /// Recording (which also stores each row's max and inverse sum) and inference give the same
+    /// bits, with one and several causal blocks and row lengths that are not multiples of 8.
     func testRecordingDoesNotChangeForward() {
-        let (q, k, v) = qkv(batch: 2, seqLen: 67, width: 16, seed: 40)
-        let plain = causalAttention(q: q, k: k, v: v, batch: 2, seqLen: 67, heads: 2)
-        let (recorded, _) = Tape.record {
-            causalAttention(q: q, k: k, v: v, batch: 2, seqLen: 67, heads: 2)
+        for (batch, seqLen, heads, hd) in [(2, 1, 2, 4), (2, 67, 2, 8), (2, 130, 4, 8)] {
+            let (q, k, v) = qkv(batch: batch, seqLen: seqLen, width: heads * hd, seed: 40)
+            let plain = causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)
+            let (recorded, _) = Tape.record {
+                causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)
+            }
+            XCTAssertEqual(plain.array.map(\.bitPattern), recorded.array.map(\.bitPattern),
+                           "T=\(seqLen)")
         }
-        XCTAssertEqual(plain.array, recorded.array)
+    }
+
+    /// While recording, forward keeps only the output and two floats per row (softmax max and
+    /// inverse exp sum, [B, H, T] each): no [T, T] block per head stays live for backward.
+    func testRecordingKeepsRowStatisticsNotProbabilities() {
+        let batch = 2, seqLen = 130, heads = 4, hd = 8
+        let (q, k, v) = qkv(batch: batch, seqLen: seqLen, width: heads * hd, seed: 45)
+        let before = BufferPool.shared.liveBytes
+        let (out, tape) = Tape.record {
+            causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)
+        }
+        let after = BufferPool.shared.liveBytes
+        withExtendedLifetime(tape) {
+            let floats = out.count + 2 * batch * heads * seqLen
+            XCTAssertEqual(after - before, floats * MemoryLayout<Float>.stride,
+                           "P alone would be \(batch * heads * seqLen * seqLen) floats")
+        }
     }
 
     // MARK: - Gradients
@@ -159,6 +181,37 @@ final class AttentionTests: XCTestCase {
         let one = run(threads: 1), two = run(threads: 2)
         for (name, (a, b)) in zip(["out", "dq", "dk", "dv"], zip(one, two)) {
             XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "\(name) differs")
+        }
+    }
+
+    /// Backward rebuilds P in per-worker [T, T] scratch from the pool. Filling the pool's free
+    /// buffers of that size with NaN first must change no bit of the gradients: every entry of
+    /// P and dS that a product reads is written for this head before it is read.
+    func testBackwardIgnoresStaleScratch() {
+        let batch = 2, seqLen = 130, heads = 4, hd = 8
+        let (q, k, v) = qkv(batch: batch, seqLen: seqLen, width: heads * hd, seed: 90)
+        let seed = randomInput([batch * seqLen, heads * hd], seed: 91)
+        func run(poison: Bool) -> [[UInt32]] {
+            if poison {
+                let square = seqLen * seqLen
+                let buffers = (0..<8).map { _ in BufferPool.shared.take(square) }
+                for p in buffers {
+                    p.update(repeating: .nan, count: square)
+                    BufferPool.shared.give(p, count: square)
+                }
+            }
+            for x in [q, k, v] { x.grad = nil }
+            let (out, tape) = Tape.record {
+                causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)
+            }
+            tape.backward(from: out, seed: seed)
+            return [q, k, v].map { ($0.grad?.array ?? []).map(\.bitPattern) }
+        }
+        let clean = run(poison: false), poisoned = run(poison: true)
+        for (name, (a, b)) in zip(["dq", "dk", "dv"], zip(clean, poisoned)) {
+            XCTAssertEqual(a.count, batch * seqLen * heads * hd)
+            XCTAssertEqual(a, b, "\(name) depends on the scratch's previous contents")
+            XCTAssertFalse(b.contains { Float(bitPattern: $0).isNaN }, "\(name) has NaN")
         }
     }
 }

@@ -3,6 +3,10 @@
 // the [B·T, H·hd] projection outputs (lda = H·hd). Heads are spread over the cores with
 // OpenBLAS at one thread, and causal block skipping multiplies each row block only by the key
 // columns it can see (both measured faster on this machine, field notes §D.5).
+// P [B, H, T, T] is not stored for backward: forward keeps each row's softmax max and inverse
+// exp sum ([B, H, T] each), and backward recomputes P block by block in a per-worker scratch
+// with the same product and exp/scale steps (bitwise the P forward used), at the price of one
+// more Q·Kᵀ block product and exp per block.
 
 /// Rows per causal block are about this many: a T-row head is cut into ⌈T/64⌉ near-equal row
 /// blocks, and block i only multiplies keys 0 ..< (end of block i).
@@ -24,9 +28,10 @@ private func causalBlockBounds(_ seqLen: Int) -> [Int] {
 ///   layout, ready for the output projection. For each (b, h):
 ///   O_h = softmax_rows(Q_h K_hᵀ / √headDim, keys t' ≤ t only) · V_h.
 ///
-/// While recording, the probabilities P [batch, heads, seqLen, seqLen] are kept for backward
-/// (within each causal block, entries above the diagonal are zero; entries right of a row's
-/// block are never written or read).
+/// Each worker computes P [seqLen, seqLen] of a head in its own scratch. While recording,
+/// only each row's softmax max and inverse exp sum are kept ([batch, heads, seqLen] each);
+/// backward recomputes P from them with the same product and the same exp/scale steps, so it
+/// sees bitwise the P that forward used.
 public func causalAttention(q: Tensor, k: Tensor, v: Tensor,
                             batch: Int, seqLen: Int, heads: Int) -> Tensor {
     let width = q.lastDim
@@ -41,25 +46,28 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor,
                                      headDim: width / heads)
     let out = Tensor(uninitializedShape: q.shape)
     let recording = Tape.shouldRecord(q, k, v)
-    // P is saved when recording; otherwise each worker reuses one [T, T] scratch.
-    let probs: Tensor? = recording ? Tensor(uninitializedShape: [batch, heads, seqLen, seqLen]) : nil
+    // Softmax statistics of row t of head (b, h) at (b·heads + h)·seqLen + t, kept for backward.
+    let rowMax: Tensor? = recording ? Tensor(uninitializedShape: [batch, heads, seqLen]) : nil
+    let rowInverse: Tensor? = recording ? Tensor(uninitializedShape: [batch, heads, seqLen]) : nil
 
     let qp = SendablePointer(q.pointer), kp = SendablePointer(k.pointer)
     let vp = SendablePointer(v.pointer), op = SendablePointer(out.pointer)
-    let pp = probs.map { SendablePointer($0.pointer) }
+    let mp = rowMax.map { SendablePointer($0.pointer) }
+    let ip = rowInverse.map { SendablePointer($0.pointer) }
     let headSquare = seqLen * seqLen
     Parallel.withSingleThreadedBLAS {
         Parallel.forRanges(batch * heads) { items in
-            let scratch = pp == nil ? BufferPool.shared.take(headSquare) : nil
-            defer { if let scratch { BufferPool.shared.give(scratch, count: headSquare) } }
+            let scratch = BufferPool.shared.take(headSquare)  // P of one head, [T, T]
+            defer { BufferPool.shared.give(scratch, count: headSquare) }
             for item in items {
-                guard let p = pp.map({ $0.p + item * headSquare }) ?? scratch else { continue }
-                geometry.forwardHead(item, q: qp.p, k: kp.p, v: vp.p, probs: p, out: op.p)
+                geometry.forwardHead(item, q: qp.p, k: kp.p, v: vp.p, probs: scratch, out: op.p,
+                                     rowMax: mp.map { $0.p + item * seqLen },
+                                     rowInverse: ip.map { $0.p + item * seqLen })
             }
         }
     }
 
-    if recording, let probs {
+    if recording, let rowMax, let rowInverse {
         out.requiresGrad = true
         Tape.push {
             guard let dOut = out.grad else { return }
@@ -67,18 +75,25 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor,
             let dq = q.requiresGrad ? SendablePointer(q.ensureGrad().pointer) : nil
             let dk = k.requiresGrad ? SendablePointer(k.ensureGrad().pointer) : nil
             let dv = v.requiresGrad ? SendablePointer(v.ensureGrad().pointer) : nil
-            let dop = SendablePointer(dOut.pointer), pp = SendablePointer(probs.pointer)
+            let dop = SendablePointer(dOut.pointer)
+            let mp = SendablePointer(rowMax.pointer), ip = SendablePointer(rowInverse.pointer)
             let qp = SendablePointer(q.pointer), kp = SendablePointer(k.pointer)
             let vp = SendablePointer(v.pointer)
             Parallel.withSingleThreadedBLAS {
                 Parallel.forRanges(batch * heads) { items in
-                    // One [T, T] buffer per worker holds dP and then dS, head after head.
+                    // Two [T, T] buffers per worker, head after head: P, and dP then dS.
+                    let probs = BufferPool.shared.take(headSquare)
                     let scratch = BufferPool.shared.take(headSquare)
-                    defer { BufferPool.shared.give(scratch, count: headSquare) }
+                    defer {
+                        BufferPool.shared.give(scratch, count: headSquare)
+                        BufferPool.shared.give(probs, count: headSquare)
+                    }
                     for item in items {
                         geometry.backwardHead(item, q: qp.p, k: kp.p, v: vp.p,
-                                              probs: pp.p + item * headSquare, dOut: dop.p,
-                                              dq: dq?.p, dk: dk?.p, dv: dv?.p, scratch: scratch)
+                                              rowMax: mp.p + item * seqLen,
+                                              rowInverse: ip.p + item * seqLen, dOut: dop.p,
+                                              dq: dq?.p, dk: dk?.p, dv: dv?.p,
+                                              probs: probs, scratch: scratch)
                     }
                 }
             }
@@ -99,21 +114,33 @@ private struct AttentionGeometry: Sendable {
         (item / heads) * seqLen * width + (item % heads) * headDim
     }
 
-    /// P = softmax(Q Kᵀ·scale, causal) into `probs` [T, T] (row stride T), then O = P V.
+    /// S[r0..<r1, 0..<r1] = scale · Q[r0..<r1] · K[0..<r1]ᵀ into `probs` [T, T] (row stride T).
+    /// Forward and backward's recomputation both go through here, so their scores are the
+    /// same product with the same arguments (the same bits).
+    @inline(__always)
+    func scoreBlock(base: Int, r0: Int, r1: Int, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                    probs: UnsafeMutablePointer<Float>) {
+        let T = seqLen, D = width
+        zeroBlock(probs + r0 * T, rows: r1 - r0, cols: r1, stride: T)
+        BLAS.sgemm(transB: true, m: r1 - r0, n: r1, k: headDim, alpha: scale,
+                   a: q + base + r0 * D, lda: D, b: k + base, ldb: D,
+                   beta: 1, c: probs + r0 * T, ldc: T)
+    }
+
+    /// P = softmax(Q Kᵀ·scale, causal) into `probs` [T, T], then O = P V. With `rowMax` and
+    /// `rowInverse` ([T] each), stores every row's max and 1 / exp sum there.
     func forwardHead(_ item: Int, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
                      v: UnsafePointer<Float>, probs: UnsafeMutablePointer<Float>,
-                     out: UnsafeMutablePointer<Float>) {
+                     out: UnsafeMutablePointer<Float>, rowMax: UnsafeMutablePointer<Float>?,
+                     rowInverse: UnsafeMutablePointer<Float>?) {
         let base = headOffset(item), T = seqLen, D = width, hd = headDim
         let bounds = causalBlockBounds(T)
         for b in 0..<(bounds.count - 1) {
             let r0 = bounds[b], r1 = bounds[b + 1]
-            // S[r0..<r1, 0..<r1] = scale · Q[r0..<r1] · K[0..<r1]ᵀ
-            zeroBlock(probs + r0 * T, rows: r1 - r0, cols: r1, stride: T)
-            BLAS.sgemm(transB: true, m: r1 - r0, n: r1, k: hd, alpha: scale,
-                       a: q + base + r0 * D, lda: D, b: k + base, ldb: D,
-                       beta: 1, c: probs + r0 * T, ldc: T)
+            scoreBlock(base: base, r0: r0, r1: r1, q: q, k: k, probs: probs)
             for t in r0..<r1 {
-                causalSoftmaxRow(probs + t * T, valid: t + 1, blockEnd: r1)
+                let stats = causalSoftmaxRow(probs + t * T, valid: t + 1, blockEnd: r1)
+                if let rowMax, let rowInverse { rowMax[t] = stats.max; rowInverse[t] = stats.inverse }
             }
             // O[r0..<r1] = P[r0..<r1, 0..<r1] · V[0..<r1]
             zeroBlock(out + base + r0 * D, rows: r1 - r0, cols: hd, stride: D)
@@ -123,15 +150,38 @@ private struct AttentionGeometry: Sendable {
     }
 
     /// Accumulates dQ, dK, dV of one head (each head owns its columns, so heads never race).
+    /// P is rebuilt in `probs` [T, T] from the row statistics, row block by row block, each
+    /// block followed by its dS in `ds` [T, T]; then the products, in the order dV, dQ, dK.
     /// dV = Pᵀ dO; dP = dO Vᵀ; dS = P ⊙ (dP − rowsum(dP ⊙ P)); dQ = dS K·scale; dK = dSᵀ Q·scale.
     func backwardHead(_ item: Int, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
-                      v: UnsafePointer<Float>, probs: UnsafePointer<Float>,
-                      dOut: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>?,
-                      dk: UnsafeMutablePointer<Float>?, dv: UnsafeMutablePointer<Float>?,
+                      v: UnsafePointer<Float>, rowMax: UnsafePointer<Float>,
+                      rowInverse: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
+                      dq: UnsafeMutablePointer<Float>?, dk: UnsafeMutablePointer<Float>?,
+                      dv: UnsafeMutablePointer<Float>?, probs: UnsafeMutablePointer<Float>,
                       scratch ds: UnsafeMutablePointer<Float>) {
         let base = headOffset(item), T = seqLen, D = width, hd = headDim
         let bounds = causalBlockBounds(T)
         let blocks = bounds.count - 1
+        let needScores = dq != nil || dk != nil
+        guard needScores || dv != nil else { return }
+        for b in 0..<blocks {
+            let r0 = bounds[b], r1 = bounds[b + 1]
+            // P[r0..<r1, 0..<r1]: forward's product, then forward's exp and scale per row.
+            scoreBlock(base: base, r0: r0, r1: r1, q: q, k: k, probs: probs)
+            for t in r0..<r1 {
+                softmaxRowFromStats(probs + t * T, valid: t + 1, blockEnd: r1,
+                                    rowMax: rowMax[t], inverse: rowInverse[t])
+            }
+            guard needScores else { continue }
+            // dP[r0..<r1, 0..<r1] = dO[r0..<r1] · V[0..<r1]ᵀ, then dS in place.
+            zeroBlock(ds + r0 * T, rows: r1 - r0, cols: r1, stride: T)
+            BLAS.sgemm(transB: true, m: r1 - r0, n: r1, k: hd,
+                       a: dOut + base + r0 * D, lda: D, b: v + base, ldb: D,
+                       beta: 1, c: ds + r0 * T, ldc: T)
+            for t in r0..<r1 {
+                softmaxBackwardRow(probs: probs + t * T, grad: ds + t * T, valid: t + 1, blockEnd: r1)
+            }
+        }
         // Column block [c0, c1) of P or dS is non-zero only in rows c0 ..< T.
         if let dv {  // dV[c0..<c1] += P[c0..<T, c0..<c1]ᵀ · dO[c0..<T]
             for b in 0..<blocks {
@@ -141,18 +191,9 @@ private struct AttentionGeometry: Sendable {
                            beta: 1, c: dv + base + c0 * D, ldc: D)
             }
         }
-        guard dq != nil || dk != nil else { return }
-        for b in 0..<blocks {
-            let r0 = bounds[b], r1 = bounds[b + 1]
-            // dP[r0..<r1, 0..<r1] = dO[r0..<r1] · V[0..<r1]ᵀ, then dS in place.
-            zeroBlock(ds + r0 * T, rows: r1 - r0, cols: r1, stride: T)
-            BLAS.sgemm(transB: true, m: r1 - r0, n: r1, k: hd,
-                       a: dOut + base + r0 * D, lda: D, b: v + base, ldb: D,
-                       beta: 1, c: ds + r0 * T, ldc: T)
-            for t in r0..<r1 {
-                softmaxBackwardRow(probs: probs + t * T, grad: ds + t * T, valid: t + 1, blockEnd: r1)
-            }
-            if let dq {  // dQ[r0..<r1] += scale · dS[r0..<r1, 0..<r1] · K[0..<r1]
+        if let dq {  // dQ[r0..<r1] += scale · dS[r0..<r1, 0..<r1] · K[0..<r1]
+            for b in 0..<blocks {
+                let r0 = bounds[b], r1 = bounds[b + 1]
                 BLAS.sgemm(m: r1 - r0, n: hd, k: r1, alpha: scale, a: ds + r0 * T, lda: T,
                            b: k + base, ldb: D, beta: 1, c: dq + base + r0 * D, ldc: D)
             }
@@ -186,7 +227,10 @@ private func zeroBlock(_ c: UnsafeMutablePointer<Float>, rows: Int, cols: Int, s
 }
 
 /// Softmax over row[0 ..< valid] in place; row[valid ..< blockEnd] set to zero (masked keys).
-private func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, valid n: Int, blockEnd: Int) {
+/// Returns the row's max and the inverse of its exp sum: p_j = exp(s_j − max) · inverse.
+@discardableResult
+private func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, valid n: Int,
+                              blockEnd: Int) -> (max: Float, inverse: Float) {
     let vectorEnd = n & ~7
     var max8 = SIMD8<Float>(repeating: -.infinity)
     var j = 0
@@ -218,6 +262,23 @@ private func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, valid n: Int, 
     j = 0
     while j < vectorEnd { store8(load8(row + j) * inverse, row + j); j += 8 }
     for i in vectorEnd..<n { row[i] *= inverse[0] }
+    if n < blockEnd { (row + n).update(repeating: 0, count: blockEnd - n) }
+    return (rowMax, inverse[0])
+}
+
+/// The softmax row again from its scores and the statistics `causalSoftmaxRow` returned:
+/// row[j] ← exp(row[j] − rowMax) · inverse for j < valid, zero for valid ≤ j < blockEnd.
+/// The same lanes, exp and multiplications as there, so the same bits.
+private func softmaxRowFromStats(_ row: UnsafeMutablePointer<Float>, valid n: Int, blockEnd: Int,
+                                 rowMax: Float, inverse: Float) {
+    let vectorEnd = n & ~7
+    let shift = SIMD8<Float>(repeating: rowMax), inverse8 = SIMD8<Float>(repeating: inverse)
+    var j = 0
+    while j < vectorEnd {
+        store8(FastMath.exp(load8(row + j) - shift) * inverse8, row + j)
+        j += 8
+    }
+    for i in vectorEnd..<n { row[i] = FastMath.exp(row[i] - rowMax) * inverse }
     if n < blockEnd { (row + n).update(repeating: 0, count: blockEnd - n) }
 }
 
