@@ -57,6 +57,7 @@ public final class BufferPool: @unchecked Sendable {
     private var now = PoolSnapshot()
     private var atPeak = PoolSnapshot()
     private var _defaultKind = MemoryKind.activation
+    private var fresh = 0
 
     private init() { pthread_mutex_init(&lock, nil) }
 
@@ -90,6 +91,8 @@ public final class BufferPool: @unchecked Sendable {
     public var peakBytes: Int { locked { atPeak.liveTotal } }
     /// Bytes held free for reuse.
     public var freeBytes: Int { locked { now.free } }
+    /// Buffers taken from the system so far (a steady training step adds none).
+    public var systemAllocations: Int { locked { fresh } }
 
     /// Starts a new peak window at the current state.
     public func resetPeak() { locked { atPeak = now } }
@@ -105,7 +108,7 @@ public final class BufferPool: @unchecked Sendable {
         c.outstanding += 1
         c.busiest = max(c.busiest, c.outstanding)
         let reused = c.free.popLast()
-        if reused != nil { now.free -= bytes }
+        if reused != nil { now.free -= bytes } else { fresh += 1 }
         classes[n] = c
         if now.liveTotal > atPeak.liveTotal { atPeak = now }
         pthread_mutex_unlock(&lock)

@@ -57,3 +57,21 @@ final class MemoryAccountTests: XCTestCase {
         XCTAssertLessThanOrEqual(BufferPool.shared.snapshot.held, step)
     }
 }
+
+final class PoolSteadyStateTests: XCTestCase {
+    /// After the first steps, a training step takes every buffer from the pool: no fresh
+    /// pages, with and without the memory levers, and an evaluation in between changes nothing.
+    func testSteadyStepsAllocateNothingFromTheSystem() throws {
+        for extra in [[:], ["per_layer_update": "true"], ["activation_checkpointing": "true"]] {
+            let root = TrainerFixture.tempDir()
+            defer { try? FileManager.default.removeItem(at: root) }
+            let trainer = try Trainer(config: TrainerFixture.config(
+                out: root.appendingPathComponent("run"), steps: 8,
+                extra: ["grad_accum": "1", "grad_clip": "0", "optimizer": "galore", "update_proj_gap": "100"].merging(extra) { $1 }))
+            for _ in 0..<2 { _ = try trainer.trainStep() }
+            let before = BufferPool.shared.systemAllocations
+            for _ in 0..<4 { _ = try trainer.trainStep() }
+            XCTAssertEqual(BufferPool.shared.systemAllocations, before, "\(extra)")
+        }
+    }
+}
