@@ -144,48 +144,13 @@ extension Llama {
                     BLAS.sgemm(transB: true, m: 1, n: n, k: hd, alpha: scale,
                                a: qp.p + h * hd, lda: d, b: kp.p + h * hd, ldb: d,
                                c: s, ldc: n)                                     // [1, n]
-                    softmaxRow(s, count: n)
+                    attentionSoftmaxRow(s, count: n)
                     BLAS.sgemm(m: 1, n: hd, k: n, a: s, lda: n, b: vp.p + h * hd, ldb: d,
                                c: op.p + h * hd, ldc: d)                          // [1, hd]
                 }
             }
         }
     }
-}
-
-/// Softmax over row[0..<n] in place, the steps of causal attention's row softmax (SIMD8
-/// max, FastMath.exp, sum of lanes then tail, multiplication by the inverse sum).
-private func softmaxRow(_ row: UnsafeMutablePointer<Float>, count n: Int) {
-    let vectorEnd = n & ~7
-    var max8 = SIMD8<Float>(repeating: -.infinity)
-    var j = 0
-    while j < vectorEnd {
-        let x = load8(row + j)
-        max8 = max8.replacing(with: x, where: max8 .< x)
-        j += 8
-    }
-    var rowMax = -Float.infinity
-    for lane in 0..<8 where max8[lane] > rowMax { rowMax = max8[lane] }
-    for i in vectorEnd..<n where row[i] > rowMax { rowMax = row[i] }
-    let shift = SIMD8<Float>(repeating: rowMax)
-    var sum8 = SIMD8<Float>()
-    j = 0
-    while j < vectorEnd {
-        let e = FastMath.exp(load8(row + j) - shift)
-        store8(e, row + j)
-        sum8 += e
-        j += 8
-    }
-    var sum = sum8.sum()
-    for i in vectorEnd..<n {
-        let e = FastMath.exp(row[i] - rowMax)
-        row[i] = e
-        sum += e
-    }
-    let inverse = SIMD8<Float>(repeating: 1 / sum)
-    j = 0
-    while j < vectorEnd { store8(load8(row + j) * inverse, row + j); j += 8 }
-    for i in vectorEnd..<n { row[i] *= inverse[0] }
 }
 
 @inline(__always) private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {

@@ -226,6 +226,12 @@ private func zeroBlock(_ c: UnsafeMutablePointer<Float>, rows: Int, cols: Int, s
     UnsafeMutableRawPointer(p).storeBytes(of: x, as: SIMD8<Float>.self)
 }
 
+/// Softmax over row[0 ..< n] in place with the arithmetic of attention's rows (for a single
+/// query attending to cached keys, which must match what full attention computes).
+public func attentionSoftmaxRow(_ row: UnsafeMutablePointer<Float>, count n: Int) {
+    causalSoftmaxRow(row, valid: n, blockEnd: n)
+}
+
 /// Softmax over row[0 ..< valid] in place; row[valid ..< blockEnd] set to zero (masked keys).
 /// Returns the row's max and the inverse of its exp sum: p_j = exp(s_j − max) · inverse.
 @discardableResult
