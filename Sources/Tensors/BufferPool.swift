@@ -32,6 +32,10 @@ public enum MemoryKind: Int, CaseIterable, Sendable {
 public struct PoolSnapshot: Sendable, Equatable {
     public var live: [Int] = Array(repeating: 0, count: MemoryKind.allCases.count)
     public var free = 0
+    /// In a peak snapshot: the most bytes the pool held (live + free) in the window, which
+    /// can come after the live peak (an update's scratch of a size nothing freed); otherwise
+    /// `held`.
+    public var peakHeld = 0
     public init() {}
     public subscript(kind: MemoryKind) -> Int { live[kind.rawValue] }
     /// Bytes handed out and not given back.
@@ -58,6 +62,7 @@ public final class BufferPool: @unchecked Sendable {
     private var atPeak = PoolSnapshot()
     private var _defaultKind = MemoryKind.activation
     private var fresh = 0
+    private var heldPeak = 0
 
     private init() { pthread_mutex_init(&lock, nil) }
 
@@ -82,9 +87,22 @@ public final class BufferPool: @unchecked Sendable {
     }
 
     /// Live bytes of every kind and the free bytes, now.
-    public var snapshot: PoolSnapshot { locked { now } }
-    /// The snapshot at the largest live total since the last `resetPeak()`.
-    public var peakSnapshot: PoolSnapshot { locked { atPeak } }
+    public var snapshot: PoolSnapshot {
+        locked {
+            var s = now
+            s.peakHeld = s.held
+            return s
+        }
+    }
+    /// The snapshot at the largest live total since the last `resetPeak()`, with the most
+    /// bytes held since then as `peakHeld`.
+    public var peakSnapshot: PoolSnapshot {
+        locked {
+            var s = atPeak
+            s.peakHeld = heldPeak
+            return s
+        }
+    }
     /// Bytes of Float buffers handed out and not yet given back (every live Tensor).
     public var liveBytes: Int { locked { now.liveTotal } }
     /// The largest `liveBytes` since the last `resetPeak()`.
@@ -95,7 +113,12 @@ public final class BufferPool: @unchecked Sendable {
     public var systemAllocations: Int { locked { fresh } }
 
     /// Starts a new peak window at the current state.
-    public func resetPeak() { locked { atPeak = now } }
+    public func resetPeak() {
+        locked {
+            atPeak = now
+            heldPeak = now.held
+        }
+    }
 
     /// A buffer of `count` floats with unspecified contents, counted as `kind` (default:
     /// `defaultKind`).
@@ -109,6 +132,7 @@ public final class BufferPool: @unchecked Sendable {
         c.busiest = max(c.busiest, c.outstanding)
         let reused = c.free.popLast()
         if reused != nil { now.free -= bytes } else { fresh += 1 }
+        heldPeak = max(heldPeak, now.held)
         classes[n] = c
         if now.liveTotal > atPeak.liveTotal { atPeak = now }
         pthread_mutex_unlock(&lock)

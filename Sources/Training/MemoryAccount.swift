@@ -1,7 +1,9 @@
 // MemoryAccount: where a training step's memory goes, from the buffer pool's own tallies at
 // the step's peak of live bytes — parameters, parameter gradients, activations (tape-saved
 // and temporary tensors of forward and backward), optimizer work (update directions and
-// the rules' temporaries), bytes the pool held free for reuse — plus the optimizer state
+// the rules' temporaries), and "pool free": what else the pool held at its most during the
+// step (buffers free for reuse and kept for the next step, and any it added after the live
+// peak, such as an update's scratch of a size nothing had freed) — plus the optimizer state
 // (its own buffers) and the process's resident memory. Written to metrics.jsonl and shown
 // as a table at the end of `train`, with what the sum leaves unexplained of the peak RSS
 // (the program, its libraries, OpenBLAS's work buffers, the tokenizer, mapped data pages).
@@ -27,7 +29,7 @@ public struct MemoryAccount: Sendable, Equatable {
         gradientBytes = s[.gradient]
         activationBytes = s[.activation]
         optimizerWorkBytes = s[.optimizerWork]
-        poolFreeBytes = s.free
+        poolFreeBytes = s.peakHeld - s.liveTotal
         self.optimizerStateBytes = optimizerStateBytes
         self.residentBytes = residentBytes
         self.peakResidentBytes = peakResidentBytes

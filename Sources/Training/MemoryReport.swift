@@ -49,10 +49,10 @@ public enum MemoryReport {
         }
     }
 
-    /// The pool at the peak of a training step of `config` (its optimizer, clipping and
-    /// memory levers, one micro-batch) on a copy of its model with `layers` blocks at B×T:
-    /// the larger of two steps' peaks (the first holds one-off work such as a projector's
-    /// first SVD, the second the steady state).
+    /// The pool during a training step of `config` (its optimizer, clipping and memory
+    /// levers, one micro-batch) on a copy of its model with `layers` blocks at B×T: the live
+    /// breakdown at the larger live peak of two steps and the most bytes held in either (the
+    /// first holds one-off work such as a projector's first SVD, the second the steady state).
     public static func measureStep(_ config: RunConfig, layers: Int, batch: Int, seqLen: Int) throws -> PoolSnapshot {
         var config = config
         _ = try config.resolveOptimizerKeys()
@@ -74,23 +74,30 @@ public enum MemoryReport {
         var rng = RandomGenerator(seed: 11).derived(stream: 0x3E3)
         let tokens = (0..<(batch * seqLen + 1)).map { _ in Int32(rng.int(below: mc.vocabSize)) }
         var largest = PoolSnapshot()
+        var mostHeld = 0
         for s in 1...2 {
             let r: StepReport
             do {
                 r = try stepper.run(step: s, lr: 1e-4) { _ in (Array(tokens.dropLast()), Array(tokens.dropFirst())) }
             } catch let e as OptimizerError { throw ConfigError(e.description) }
-            if r.memory.held - r.memory[.optimizerState] > largest.held - largest[.optimizerState] { largest = r.memory }
+            if r.memory.liveTotal > largest.liveTotal { largest = r.memory }
+            mostHeld = max(mostHeld, r.memory.peakHeld)
             BufferPool.shared.endEpoch()
         }
+        largest.peakHeld = mostHeld
         return largest
     }
 
-    /// Gradient, activation, optimizer-work and pool-free bytes at the step's peak for the full
-    /// model: measured on 2- and 3-layer copies and extended linearly (exact when L ≤ 3).
+    /// Gradient, activation and optimizer-work bytes at the step's live peak and the rest the
+    /// pool holds at its most (pool free), for the full model: measured on 2- and 3-layer
+    /// copies and extended linearly (exact when L ≤ 3).
     public static func stepBytes(_ config: RunConfig, batch: Int, seqLen: Int) throws
         -> (gradients: Int, activations: Int, optimizerWork: Int, poolFree: Int) {
         let l = try config.modelConfig().numHiddenLayers
-        func parts(_ s: PoolSnapshot) -> [Int] { [s[.gradient], s[.activation], s[.optimizerWork], s.free] }
+        // The live parts, and everything the pool held beyond weights and optimizer state.
+        func parts(_ s: PoolSnapshot) -> [Int] {
+            [s[.gradient], s[.activation], s[.optimizerWork], s.peakHeld - s[.parameter] - s[.optimizerState]]
+        }
         let v: [Int]
         if l <= 3 {
             v = parts(try measureStep(config, layers: l, batch: batch, seqLen: seqLen))
@@ -99,7 +106,7 @@ public enum MemoryReport {
             let three = parts(try measureStep(config, layers: 3, batch: batch, seqLen: seqLen))
             v = zip(two, three).map { max(0, $0 + (l - 2) * ($1 - $0)) }
         }
-        return (v[0], v[1], v[2], v[3])
+        return (v[0], v[1], v[2], max(0, v[3] - v[0] - v[1] - v[2]))
     }
 
     /// Resident bytes of this process outside the pool's tensors: program, libraries,

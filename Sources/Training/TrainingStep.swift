@@ -24,8 +24,12 @@ public struct StepReport {
     public var optimizerMetrics: [(String, Double)] = []
     /// The rules' events of this step (a failed SVD, a skipped non-finite gradient).
     public var optimizerEvents: [String] = []
-    /// The buffer pool at the step's peak of live bytes (by kind) and the bytes it held free then.
+    /// The buffer pool at the step's peak of live bytes (by kind; the larger of the two phases
+    /// below) with the most bytes it held during the step as `peakHeld`.
     public var memory = PoolSnapshot()
+    /// The pool at the peak of forward and backward, and at the peak of the optimizer update
+    /// (equal with a per-layer update, which runs inside backward).
+    public var trainingPhaseMemory = PoolSnapshot(), optimizerPhaseMemory = PoolSnapshot()
 }
 
 public struct TrainingStep {
@@ -82,6 +86,8 @@ public struct TrainingStep {
         let skipped = !norm.isFinite
         if !skipped && gradClip > 0 { GradientClipping.clip(model.parameters, maxNorm: gradClip, norm: norm) }
         let t4 = BenchClock.now()
+        let trainingPeak = BufferPool.shared.peakSnapshot
+        BufferPool.shared.resetPeak()
         var metrics: [(String, Double)] = [], events: [String] = []
         if !skipped {
             try optimizer.step(step, lr: lr, seed: seed)
@@ -97,7 +103,10 @@ public struct TrainingStep {
         r.totalSeconds = t5 - start
         r.optimizerMetrics = metrics
         r.optimizerEvents = events
-        r.memory = BufferPool.shared.peakSnapshot
+        r.trainingPhaseMemory = trainingPeak
+        r.optimizerPhaseMemory = BufferPool.shared.peakSnapshot
+        r.memory = r.optimizerPhaseMemory.liveTotal > trainingPeak.liveTotal ? r.optimizerPhaseMemory : trainingPeak
+        r.memory.peakHeld = max(trainingPeak.peakHeld, r.optimizerPhaseMemory.peakHeld)
         return r
     }
 
@@ -138,6 +147,8 @@ public struct TrainingStep {
         r.optimizerMetrics = optimizer.metrics.values
         r.optimizerEvents = optimizer.metrics.events
         r.memory = BufferPool.shared.peakSnapshot
+        r.trainingPhaseMemory = r.memory
+        r.optimizerPhaseMemory = r.memory
         return r
     }
 }

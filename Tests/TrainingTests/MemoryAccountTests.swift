@@ -25,9 +25,10 @@ final class MemoryAccountTests: XCTestCase {
         XCTAssertEqual(m[.optimizerState], trainer.optimizer.stateBytes)  // AdamW: all Float32
         XCTAssertEqual(m[.optimizerWork], 0)  // the peak is in forward/backward, not in the update
         XCTAssertEqual(m.held, m.liveTotal + m.free)
+        XCTAssertGreaterThanOrEqual(m.peakHeld, m.held)
         let account = MemoryAccount(snapshot: m, optimizerStateBytes: trainer.optimizer.stateBytes,
                                     residentBytes: 0, peakResidentBytes: 0)
-        XCTAssertEqual(account.accountedBytes, m.held)
+        XCTAssertEqual(account.accountedBytes, m.peakHeld)  // everything the pool held at its most
 
         // Hand count of the activations at the peak: the head's chunk (all N rows here) with
         // its dx, on top of everything forward keeps for backward.
@@ -50,7 +51,7 @@ final class MemoryAccountTests: XCTestCase {
         let trainer = try Trainer(config: TrainerFixture.config(out: root.appendingPathComponent("run"), steps: 3,
                                                                 extra: ["grad_accum": "1"]))
         _ = try trainer.trainStep()
-        let step = try trainer.trainStep().memory.held
+        let step = try trainer.trainStep().memory.peakHeld
         var sampler = Sampler(model: trainer.model, temperature: 0.8, topK: 0, seed: 1)
         _ = sampler.generate(prompt: [1, 2, 3], count: 300, window: 64)
         XCTAssertNotNil(trainer.evaluate())
