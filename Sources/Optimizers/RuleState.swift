@@ -14,11 +14,11 @@ public final class ByteBuffer {
     public init(shape: [Int], zeroed: Bool = true) {
         self.shape = shape
         self.count = shape.reduce(1, *)
-        pointer = .allocate(capacity: max(count, 1))
+        pointer = BufferPool.systemAllocate(bytes: max(count, 1)).bindMemory(to: UInt8.self, capacity: max(count, 1))
         if zeroed { pointer.initialize(repeating: 0, count: max(count, 1)) }
     }
 
-    deinit { pointer.deallocate() }
+    deinit { BufferPool.systemRelease(UnsafeMutableRawPointer(pointer), bytes: max(count, 1)) }
 
     public var array: [UInt8] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 }

@@ -196,6 +196,17 @@ public final class BufferPool: @unchecked Sendable {
         return released.reduce(0) { $0 + $1.1 }
     }
 
+    /// Memory for a long-lived buffer outside the pool (8-bit optimizer state): its own
+    /// mapping when large, so that freeing it returns the pages to the system at once.
+    public static func systemAllocate(bytes: Int) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(allocate(max(bytes, 4)))
+    }
+
+    /// Frees memory from `systemAllocate(bytes:)` (the same byte count).
+    public static func systemRelease(_ p: UnsafeMutableRawPointer, bytes: Int) {
+        release(p.assumingMemoryBound(to: Float.self), bytes: max(bytes, 4))
+    }
+
     private static func allocate(_ bytes: Int) -> UnsafeMutablePointer<Float> {
         if bytes >= mapThreshold {
             let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)

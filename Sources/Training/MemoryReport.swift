@@ -51,9 +51,11 @@ public enum MemoryReport {
 
     /// The pool during a training step of `config` (its optimizer, clipping and memory
     /// levers, one micro-batch) on a copy of its model with `layers` blocks at B×T: the live
-    /// breakdown at the larger live peak of two steps and the most bytes held in either (the
-    /// first holds one-off work such as a projector's first SVD, the second the steady state).
-    public static func measureStep(_ config: RunConfig, layers: Int, batch: Int, seqLen: Int) throws -> PoolSnapshot {
+    /// peaks of forward/backward and of the update (each the larger of two steps': the first
+    /// holds one-off work such as a projector's first SVD, the second the steady state), and
+    /// the most bytes the pool held in either step.
+    public static func measureStep(_ config: RunConfig, layers: Int, batch: Int, seqLen: Int) throws
+        -> (training: PoolSnapshot, update: PoolSnapshot, peakHeld: Int) {
         var config = config
         _ = try config.resolveOptimizerKeys()
         try config.validateMemoryLevers()
@@ -73,40 +75,46 @@ public enum MemoryReport {
                                    seed: 0, perLayerUpdate: config.bool("per_layer_update"))
         var rng = RandomGenerator(seed: 11).derived(stream: 0x3E3)
         let tokens = (0..<(batch * seqLen + 1)).map { _ in Int32(rng.int(below: mc.vocabSize)) }
-        var largest = PoolSnapshot()
-        var mostHeld = 0
+        var training = PoolSnapshot(), update = PoolSnapshot(), mostHeld = 0
         for s in 1...2 {
             let r: StepReport
             do {
                 r = try stepper.run(step: s, lr: 1e-4) { _ in (Array(tokens.dropLast()), Array(tokens.dropFirst())) }
             } catch let e as OptimizerError { throw ConfigError(e.description) }
-            if r.memory.liveTotal > largest.liveTotal { largest = r.memory }
+            if r.trainingPhaseMemory.liveTotal > training.liveTotal { training = r.trainingPhaseMemory }
+            if r.optimizerPhaseMemory.liveTotal > update.liveTotal { update = r.optimizerPhaseMemory }
             mostHeld = max(mostHeld, r.memory.peakHeld)
             BufferPool.shared.endEpoch()
         }
-        largest.peakHeld = mostHeld
-        return largest
+        return (training, update, mostHeld)
     }
 
     /// Gradient, activation and optimizer-work bytes at the step's live peak and the rest the
-    /// pool holds at its most (pool free), for the full model: measured on 2- and 3-layer
-    /// copies and extended linearly (exact when L ≤ 3).
+    /// pool holds at its most (pool free), for the full model: each phase's live peak and
+    /// the pool's most are measured on 2- and 3-layer copies and extended linearly (exact
+    /// when L ≤ 3); the phase with the larger extended live bytes is the step's live peak.
     public static func stepBytes(_ config: RunConfig, batch: Int, seqLen: Int) throws
         -> (gradients: Int, activations: Int, optimizerWork: Int, poolFree: Int) {
         let l = try config.modelConfig().numHiddenLayers
-        // The live parts, and everything the pool held beyond weights and optimizer state.
-        func parts(_ s: PoolSnapshot) -> [Int] {
-            [s[.gradient], s[.activation], s[.optimizerWork], s.peakHeld - s[.parameter] - s[.optimizerState]]
+        func live(_ s: PoolSnapshot) -> [Int] { [s[.gradient], s[.activation], s[.optimizerWork]] }
+        // Everything the pool held at its most beyond the weights and the optimizer state.
+        func beyond(_ m: (training: PoolSnapshot, update: PoolSnapshot, peakHeld: Int)) -> Int {
+            m.peakHeld - m.training[.parameter] - m.training[.optimizerState]
         }
-        let v: [Int]
+        var phases: [[Int]], most: Int
         if l <= 3 {
-            v = parts(try measureStep(config, layers: l, batch: batch, seqLen: seqLen))
+            let m = try measureStep(config, layers: l, batch: batch, seqLen: seqLen)
+            phases = [live(m.training), live(m.update)]
+            most = beyond(m)
         } else {
-            let two = parts(try measureStep(config, layers: 2, batch: batch, seqLen: seqLen))
-            let three = parts(try measureStep(config, layers: 3, batch: batch, seqLen: seqLen))
-            v = zip(two, three).map { max(0, $0 + (l - 2) * ($1 - $0)) }
+            let two = try measureStep(config, layers: 2, batch: batch, seqLen: seqLen)
+            let three = try measureStep(config, layers: 3, batch: batch, seqLen: seqLen)
+            func extend(_ a: [Int], _ b: [Int]) -> [Int] { zip(a, b).map { max(0, $0 + (l - 2) * ($1 - $0)) } }
+            phases = [extend(live(two.training), live(three.training)), extend(live(two.update), live(three.update))]
+            most = extend([beyond(two)], [beyond(three)])[0]
         }
-        return (v[0], v[1], v[2], max(0, v[3] - v[0] - v[1] - v[2]))
+        let v = phases.max { $0.reduce(0, +) < $1.reduce(0, +) }!
+        return (v[0], v[1], v[2], max(0, most - v[0] - v[1] - v[2]))
     }
 
     /// Resident bytes of this process outside the pool's tensors: program, libraries,

@@ -65,7 +65,9 @@ public struct TrainingStep {
         BufferPool.shared.resetPeak()
         if perLayerUpdate { return try runPerLayer(step: step, lr: lr, batch: batch(0)) }
         let start = BenchClock.now()
-        model.zeroGrad()
+        // Every gradient exists (zeroed) before forward, so each step, the first included,
+        // holds the same buffers; a missing one is made here rather than mid-backward.
+        for p in model.parameters { if p.tensor.grad == nil { p.tensor.ensureGrad() } else { p.tensor.zeroGrad() } }
         var lossSum = 0.0, fw = 0.0, bw = 0.0
         let lossSeed = Tensor(shape: [], values: [1 / Float(gradAccum)])
         for micro in 0..<gradAccum {
