@@ -117,6 +117,18 @@ public enum MemoryReport {
         return (v[0], v[1], v[2], max(0, most - v[0] - v[1] - v[2]))
     }
 
+    /// A quick upper estimate of a run's peak bytes in Double (no allocation, no overflow):
+    /// weights, gradients, AdamW's two moments and the activations a step keeps (the hand
+    /// count MemoryAccountTests checks exactly). For refusing runs that cannot fit.
+    public static func estimatedPeakBytes(_ m: LlamaConfig, batch: Int, seqLen: Int) -> Double {
+        let n = Double(batch) * Double(seqLen), d = Double(m.hiddenSize), i = Double(m.intermediateSize)
+        let v = Double(m.vocabSize), l = Double(m.numHiddenLayers), h = Double(m.numAttentionHeads)
+        let params = 2 * v * d + l * (4 * d * d + 3 * d * i + 2 * d) + d
+        let perBlock = 8 * n * d + 3 * n * i + 2 * n + 2 * n * h
+        let activations = n * d + l * perBlock + 2 * n * d + n + min(n, 2_097_152 / max(v, 1) + 1) * v
+        return 4 * (4 * params + activations)
+    }
+
     /// Resident bytes of this process outside the pool's tensors: program, libraries,
     /// OpenBLAS's work buffers (allocated by the products already run) and the heap.
     public static func runtimeBytes() -> Int {

@@ -119,6 +119,18 @@ public struct RunConfig: Equatable {
                 throw ConfigError("\(place) must be \(key.exclusiveMin ? ">" : "≥") \(RunConfig.format(lo)), got \(value.described)")
             }
         }
+        if case .double(let d) = value {  // every number is used as a 32-bit float
+            let f = Float(d)
+            if f.isInfinite || (d != 0 && f == 0) {
+                throw ConfigError("\(place) = \(value.described) becomes \(f.isInfinite ? "infinite" : "0") as a 32-bit float, which the run computes in; use a value between 1.2e-38 and 3.4e38 in magnitude")
+            }
+        }
+        if key.name == "threads", case .int(let n) = value {
+            let cores = ProcessInfo.processInfo.activeProcessorCount
+            if n > 4 * cores {
+                throw ConfigError("\(place) = \(n) is far more than this machine's \(cores) cores; OpenBLAS would oversubscribe them (and can stall); use 0 for all cores or at most \(cores)")
+            }
+        }
         if case .choice(let options) = key.kind, case .string(let s) = value, !options.contains(s) {
             throw ConfigError("\(place) must be one of \(options.joined(separator: ", ")), got \"\(s)\"")
         }
@@ -242,6 +254,7 @@ public struct RunConfig: Equatable {
             throw ConfigError("min_lr_ratio must be between 0 and 1, got \(double("min_lr_ratio"))")
         }
         try validateMemoryLevers()
+        try validateSize(model)
         do { _ = try OptimizerCatalog.descriptor(named: string("optimizer")) } catch let e as OptimizerError {
             throw ConfigError("\(origins["optimizer"] ?? "optimizer"): \(e.description)")
         }
@@ -257,6 +270,23 @@ public struct RunConfig: Equatable {
             if gradAccum > 1 {
                 throw ConfigError("\(place): per_layer_update updates each weight during backward of a micro-batch, before the other \(gradAccum - 1) micro-batches of grad_accum \(gradAccum) have added to its gradient; set grad_accum to 1 (raise batch_size instead) or turn per_layer_update off")
             }
+        }
+    }
+
+    /// The step's token count must fit an Int, and the run must fit this machine: weights,
+    /// gradients, AdamW-sized state and a step's activations (the hand count the memory tests
+    /// hold) against physical memory, before anything is allocated.
+    public func validateSize(_ model: LlamaConfig) throws {
+        let (tokens, o1) = batchSize.multipliedReportingOverflow(by: seqLen)
+        let (_, o2) = tokens.multipliedReportingOverflow(by: gradAccum)
+        if o1 || o2 {
+            throw ConfigError("batch_size \(batchSize) × seq_len \(seqLen) × grad_accum \(gradAccum) tokens per step do not fit a 64-bit count; lower them")
+        }
+        let need = MemoryReport.estimatedPeakBytes(model, batch: batchSize, seqLen: seqLen)
+        let have = Double(ProcessInfo.processInfo.physicalMemory)
+        if need > have {
+            throw ConfigError(String(format: "this run needs about %.1f GiB (weights, gradients, optimizer state and the activations of batch_size %ld × seq_len %ld) but the machine has %.1f GiB; lower batch_size or seq_len, or the model size (`swift-train memory` gives the parts)",
+                                     need / 1_073_741_824, batchSize, seqLen, have / 1_073_741_824))
         }
     }
 }

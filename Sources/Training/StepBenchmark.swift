@@ -66,6 +66,7 @@ public enum StepBenchmark {
         var config = config
         _ = try config.resolveOptimizerKeys()
         try config.validateMemoryLevers()
+        try config.validateSize(mc)
         let model = Llama(config: mc, seed: config.seed)
         model.activationCheckpointing = config.bool("activation_checkpointing")
         let optimizer = try Trainer.makeOptimizer(config, model: model)

@@ -73,6 +73,25 @@ final class RunConfigTests: XCTestCase {
         XCTAssertTrue(missing.contains("--model"), missing)
     }
 
+    /// Values valid as Double that the run (in Float32) could not use, thread counts far
+    /// beyond the machine and runs larger than its memory are refused before anything starts.
+    func testFloatRangeThreadsAndSizeAreCheckedBeforeTheRun() throws {
+        var c = RunConfig()
+        let tiny = message { try c.set("lr", text: "1e-320") }
+        XCTAssertTrue(tiny.contains("--lr") && tiny.contains("becomes 0 as a 32-bit float"), tiny)
+        let huge = message { _ = try RunConfig.load(self.write(#"{"grad_clip": 1e308}"#)) }
+        XCTAssertTrue(huge.contains("\"grad_clip\"") && huge.contains("infinite"), huge)
+        let threads = message { try c.set("threads", text: "3000000000") }
+        XCTAssertTrue(threads.contains("--threads") && threads.contains("cores"), threads)
+        var big = try RunConfig.load(write(#"{"model": \#(model), "data": "x", "batch_size": 1000000000000, "seq_len": 16}"#))
+        let size = message { try big.validateForTraining() }
+        XCTAssertTrue(size.contains("GiB") && size.contains("batch_size 1000000000000"), size)
+        try big.set("batch_size", text: "4611686018427387904")
+        try big.set("grad_accum", text: "4")
+        let overflow = message { try big.validateForTraining() }
+        XCTAssertTrue(overflow.contains("do not fit a 64-bit count"), overflow)
+    }
+
     func testBadJSONNamesTheFile() {
         let m = message { _ = try RunConfig.load(self.write("{\"lr\": 0.1,,}")) }
         XCTAssertTrue(m.contains("run.json") && m.contains("not valid JSON"), m)
