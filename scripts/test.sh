@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: set-up (packages), then `swift test` in release, because the
 # numeric tests are unusably slow at -Onone. Release tests use only the public API.
-# Ends with a plain "N passed, N failed" line taken from XCTest's summary.
+# Ends with a plain "N passed, N failed, N skipped" line taken from XCTest's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SWIFT_TRAIN_SKIP_BUILD=1 bash scripts/setup.sh
@@ -10,10 +10,14 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 swift test -c release --skip-build --disable-swift-testing "$@" 2>&1 | tee "$log" || status=$?
-summary=$(grep -E "Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -n 1 || true)
+summary=$(grep -E "Executed [0-9]+ tests?, with " "$log" | tail -n 1 || true)
 if [ -n "$summary" ]; then
   total=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")
-  failed=$(sed -E 's/.*with ([0-9]+) failures?.*/\1/' <<<"$summary")
-  echo "$((total - failed)) passed, $failed failed"
+  failed=$(sed -E 's/.* ([0-9]+) failures?.*/\1/' <<<"$summary")
+  skipped=0
+  if grep -qE "[0-9]+ tests? skipped" <<<"$summary"; then
+    skipped=$(sed -E 's/.* ([0-9]+) tests? skipped.*/\1/' <<<"$summary")
+  fi
+  echo "$((total - failed - skipped)) passed, $failed failed, $skipped skipped"
 fi
 exit "$status"
