@@ -23,8 +23,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else
     echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1
   fi
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # A fresh machine often runs another package manager at boot: wait for its lock (up to
+  # 10 minutes, saying so) instead of failing at once.
+  apt_wait() {
+    for attempt in $(seq 60); do
+      if $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=10 "$@"; then return 0; fi
+      echo "setup: apt-get $1 failed, most likely another package manager holds the lock; retrying in 10 s ($attempt/60)" >&2
+      sleep 10
+    done
+    echo "setup: apt-get $1 still fails after 10 minutes; see the messages above" >&2
+    return 1
+  }
+  apt_wait update -qq
+  apt_wait install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 if ! command -v swift >/dev/null; then
