@@ -67,8 +67,8 @@ extension LlamaConfig {
             if let d = v.number { return d }
             throw ModelConfigError("\(source): \"\(key)\" must be a number, got \(v.described)")
         }
-        for key in LlamaConfig.requiredKeys where json[key] == nil {
-            throw ModelConfigError("\(source): missing \"\(key)\" (a Hugging Face llama config needs \(LlamaConfig.requiredKeys.joined(separator: ", ")))")
+        for key in LlamaConfig.requiredKeys where json[key] == nil || json[key] == .null {
+            throw ModelConfigError("\(source): \(json[key] == nil ? "missing" : "null") \"\(key)\" (a Hugging Face llama config needs an integer for each of \(LlamaConfig.requiredKeys.joined(separator: ", ")))")
         }
         self.init(vocabSize: try int("vocab_size")!, hiddenSize: try int("hidden_size")!,
                   intermediateSize: try int("intermediate_size")!,
@@ -83,6 +83,12 @@ extension LlamaConfig {
         }
         if json["tie_word_embeddings"]?.bool == true {
             throw ModelConfigError("\(source): \"tie_word_embeddings\": true is not supported; LLaMA here has its own lm_head (set it to false)")
+        }
+        if let scaling = json["rope_scaling"], scaling != .null {
+            throw ModelConfigError("\(source): \"rope_scaling\" = \(scaling.described) is not supported (plain rotary embeddings only); remove it or set it to null")
+        }
+        for key in ["attention_bias", "mlp_bias"] where json[key]?.bool == true {
+            throw ModelConfigError("\(source): \"\(key)\": true is not supported; LLaMA here has no biases (set it to false)")
         }
         if let act = json["hidden_act"]?.string, act != "silu" {
             throw ModelConfigError("\(source): \"hidden_act\" = \"\(act)\" is not supported (LLaMA uses \"silu\")")

@@ -32,6 +32,9 @@ struct SampleCommand: ParsableCommand {
 
     func run() throws {
         do {
+            guard temperature.isFinite, Float(temperature).isFinite else {
+                throw ConfigError("--temperature must be a finite number ≥ 0 (0 = greedy), got \(temperature)")
+            }
             guard tokens >= 0, temperature >= 0, topK >= 0 else {
                 throw ConfigError("--tokens, --temperature and --top-k must not be negative")
             }

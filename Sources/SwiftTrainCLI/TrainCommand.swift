@@ -73,7 +73,11 @@ struct TrainCommand: ParsableCommand {
         }
         var config = RunConfig()
         var resume: URL?
-        if let c = pairs.first(where: { $0.0 == "config" }) {
+        let configs = pairs.filter { $0.0 == "config" }
+        if configs.count > 1 {
+            throw ConfigError("--config is given \(configs.count) times (\(configs.map { $0.1 ?? "" }.joined(separator: ", "))); give one config file and override its settings with flags")
+        }
+        if let c = configs.first {
             guard let path = c.1 else { throw ConfigError("--config needs a file path") }
             config = try RunConfig.load(URL(fileURLWithPath: path))
         }

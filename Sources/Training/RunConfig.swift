@@ -247,6 +247,9 @@ public struct RunConfig: Equatable {
         if data.isEmpty {
             throw ConfigError("no training data: set \"data\" in the config or pass --data DIR (a folder made by `swift-train prepare`)")
         }
+        if out.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ConfigError("\(origins["out"] ?? "out") is empty; give the run folder to write (e.g. --out runs/mine)")
+        }
         if seqLen > model.maxPositionEmbeddings {
             throw ConfigError("seq_len \(seqLen) is longer than the model's max_position_embeddings \(model.maxPositionEmbeddings); lower --seq-len or raise max_position_embeddings")
         }

@@ -1,0 +1,46 @@
+// Bad input through the binary, table-driven: each case must end with exit status 1 (an
+// error message, never a signal) and name the culprit — the flag, key or file — in words
+// the user can act on. Runs that cannot fit the machine are refused before allocating.
+import Foundation
+import XCTest
+
+final class BadInputTests: XCTestCase {
+    func testBadInputsEndWithAMessageNamingTheCulprit() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bad-input-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func model(_ extra: String) throws -> String {
+            let url = dir.appendingPathComponent("model-\(UUID().uuidString).json")
+            try Data(#"{"vocab_size": 64, "hidden_size": 16, "intermediate_size": 24, "num_hidden_layers": 1, "num_attention_heads": 2\#(extra)}"#.utf8).write(to: url)
+            return url.path
+        }
+        func nullVocab() throws -> String {
+            let url = dir.appendingPathComponent("null-vocab.json")
+            try Data(#"{"vocab_size": null, "hidden_size": 16, "intermediate_size": 24, "num_hidden_layers": 1, "num_attention_heads": 2}"#.utf8).write(to: url)
+            return url.path
+        }
+        let tiny = CLIRunner.root.appendingPathComponent("configs/llama-tiny.json").path
+        let out = dir.appendingPathComponent("run").path
+        let cases: [(args: [String], words: [String])] = [
+            (["train", "--config", tiny, "--lr", "1e-320", "--out", out], ["--lr", "32-bit float"]),
+            (["train", "--config", tiny, "--weight-decay", "1e308", "--out", out], ["--weight-decay", "infinite"]),
+            (["train", "--config", tiny, "--threads", "3000000000", "--out", out], ["--threads", "cores"]),
+            (["train", "--config", tiny, "--batch-size", "1000000000000", "--out", out], ["GiB", "batch_size"]),
+            (["train", "--config", tiny, "--batch-size", "9000000000000000", "--grad-accum", "4000", "--seq-len", "16", "--out", out], ["64-bit"]),
+            (["train", "--config", tiny, "--config", tiny], ["--config is given 2 times"]),
+            (["train", "--config", tiny, "--out", ""], ["--out is empty"]),
+            (["train", "--model", try model(#", "rope_scaling": {"type": "linear", "factor": 2.0}"#), "--data", "x", "--out", out], ["rope_scaling"]),
+            (["train", "--model", try model(#", "attention_bias": true"#), "--data", "x", "--out", out], ["attention_bias"]),
+            (["train", "--model", try nullVocab(), "--data", "x", "--out", out], ["null \"vocab_size\""]),
+            (["train", "--config", tiny, "--per-layer-update", "--out", out], ["per_layer_update", "grad_clip"]),
+            (["sample", "--checkpoint", out, "--temperature", "nan"], ["--temperature", "finite"]),
+        ]
+        for (args, words) in cases {
+            let r = try CLIRunner.run(args, in: dir)
+            let label = args.joined(separator: " ")
+            XCTAssertTrue(r.exited, "\(label): ended by a signal")
+            XCTAssertEqual(r.status, 1, "\(label): \(r.err)")
+            for w in words { XCTAssertTrue(r.err.contains(w), "\(label): expected \"\(w)\" in: \(r.err)") }
+        }
+    }
+}
