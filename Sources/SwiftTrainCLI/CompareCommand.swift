@@ -130,7 +130,7 @@ struct CompareCommand: ParsableCommand {
         if code != 0 || p.terminationReason != .exit {
             let error = text.split(separator: "\n").last { $0.lowercased().hasPrefix("error:") }.map(String.init)
                 ?? "exit \(code)\(p.terminationReason == .uncaughtSignal ? " (signal)" : ""); see \(log.path)"
-            return (error.contains("not finite") ? "diverged" : "failed", error)
+            return (error.contains("not finite") || error.contains("the run diverged") ? "diverged" : "failed", error)
         }
         let losses = CompareReport.rows(ComparePlan(config: plan.config, steps: plan.steps, runs: [run]), dir: dir)[0].losses
         let norms = CompareReport.series(folder, key: "grad_norm")

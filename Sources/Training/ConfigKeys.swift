@@ -107,6 +107,7 @@ public enum ConfigKeys {
         ConfigKey("grad_accum", .int, .int(1), min: 1, "micro-batches per optimizer step"),
         ConfigKey("shuffle", .bool, .bool(false), "seeded shuffle of window starts instead of the sequential order"),
         ConfigKey("grad_clip", .double, .double(0), min: 0, "clip the global gradient norm to this (0 = off)"),
+        ConfigKey("max_bad_steps", .int, .int(3), min: 1, resumable: true, "stop the run after this many steps in a row whose loss or gradient is not finite, or whose gradient is exactly zero (a collapsed model); the last checkpoint is kept"),
         // Memory levers (each leaves the loss curve bit-identical).
         ConfigKey("per_layer_update", .bool, .bool(false), resumable: true, "update each weight as soon as backward completes its gradient, then free that gradient (gradient memory of one layer; needs grad_clip 0 and grad_accum 1)"),
         ConfigKey("activation_checkpointing", .bool, .bool(false), resumable: true, "keep only each block's input in forward and recompute the block during backward (less activation memory, about one more forward pass of time)"),

@@ -174,6 +174,8 @@ public final class Trainer {
         var windowOptimizerSeconds = 0.0, windowLongestOptimizer = 0.0
         var windowOptimizerMetrics: [String: Double] = [:]
         var largest = MemoryAccount()
+        var badSteps = 0, firstBad = 0
+        let maxBad = config.int("max_bad_steps")
         while state.step < total {
             if Interrupt.signal != nil || state.step >= (stopAfter ?? Int.max) { break }
             let t0 = Date()
@@ -193,7 +195,25 @@ public final class Trainer {
             let tps = Double(windowTokens) / max(windowSeconds, 1e-9)
             let eta = Double(total - s) * Double(tokensPerStep) / max(tps, 1e-9)
             let lr = schedule.lr(step: s)
-            if skipped { progress.print("step \(s): gradient norm is not finite (loss \(loss)); update skipped") }
+            // A non-finite loss or gradient, or an exactly zero gradient (a model collapsed to a
+            // constant prediction, loss ln V), is a bad step; too many in a row stop the run.
+            let bad: String? = skipped
+                ? "the gradient is not finite (first at \(report.firstNonFinite ?? "?"), loss \(loss)); the update was skipped"
+                : !loss.isFinite ? "the loss is not finite"
+                : norm == 0 ? String(format: "the gradient is exactly zero (loss %.4f, ln V = %.4f): the model has collapsed to a constant prediction", loss, Foundation.log(Double(model.config.vocabSize)))
+                : nil
+            if let bad {
+                if badSteps == 0 { firstBad = s }
+                badSteps += 1
+                progress.print("step \(s): \(bad)")
+                metrics.write([("step", .int(s)), ("bad_step", .string(bad)), ("update_skipped", .int(skipped ? 1 : 0))])
+                if badSteps >= maxBad {
+                    let kept = Checkpoint.list(in: outURL.appendingPathComponent("checkpoints")).last.map { "the last checkpoint \($0.lastPathComponent) is kept" } ?? "no checkpoint was written"
+                    throw ConfigError("the run diverged: \(badSteps) bad steps in a row (steps \(firstBad)–\(s), max_bad_steps \(maxBad)); at step \(s) \(bad). It stops here; \(kept). Start again with a lower --lr, a warm-up or --grad-clip")
+                }
+            } else {
+                badSteps = 0
+            }
             for event in report.optimizerEvents {
                 progress.print(event)
                 metrics.write([("step", .int(s)), ("optimizer_event", .string(event))])
@@ -232,14 +252,18 @@ public final class Trainer {
                 windowStart = Date()
                 windowTokens = 0
             }
-            if ckptEvery > 0 && s % ckptEvery == 0 && s != total {
+            if ckptEvery > 0 && s % ckptEvery == 0 && s != total && badSteps == 0 {  // never over good ones
                 lastCheckpoint = try saveCheckpoint()
             }
         }
         let interrupted = state.step < total
-        lastCheckpoint = try saveCheckpoint()
+        if badSteps == 0 {
+            lastCheckpoint = try saveCheckpoint()
+        } else {
+            progress.print("not checkpointing after \(badSteps) bad step(s); the last checkpoint is the newest good one")
+        }
         if interrupted {
-            progress.print("interrupted at step \(state.step): checkpoint \(lastCheckpoint!.path); continue with --resume \(outURL.path)")
+            progress.print("interrupted at step \(state.step): checkpoint \(lastCheckpoint?.path ?? "(none new)"); continue with --resume \(outURL.path)")
         }
         let seconds = max(state.elapsedSeconds, 1e-9)
         let summary = Summary(steps: state.step, finalLoss: lastLoss, finalValLoss: lastVal,

@@ -18,6 +18,8 @@ public struct StepReport {
     public var gradNorm: Double
     /// True when the norm was not finite and the update was skipped.
     public var skipped: Bool
+    /// The first parameter (in model order) whose gradient is not finite, when skipped.
+    public var firstNonFinite: String?
     public var forwardSeconds = 0.0, backwardSeconds = 0.0, gradNormSeconds = 0.0, optimizerSeconds = 0.0
     public var totalSeconds = 0.0
     /// The rules' per-step metrics (key, value).
@@ -98,6 +100,9 @@ public struct TrainingStep {
         }
         let t5 = BenchClock.now()
         var r = StepReport(loss: lossSum / Double(gradAccum), gradNorm: norm, skipped: skipped)
+        if skipped {
+            r.firstNonFinite = model.parameters.first { !($0.tensor.grad?.sumOfSquares().isFinite ?? true) }?.name
+        }
         r.forwardSeconds = fw
         r.backwardSeconds = bw
         r.gradNormSeconds = t4 - t3
