@@ -1,4 +1,4 @@
-// Alice's refresh failing (optimizers-lowrank.md §5; issue: an eigen or QR failure keeps the
+// Alice's refresh failing (optimizers-lowrank.md §5: an eigen or QR failure keeps the
 // previous basis): a corrupted tracked state makes the subspace iteration fail at a refresh;
 // the rule keeps its basis, reports the event and the failure count, and the update stays finite.
 import XCTest

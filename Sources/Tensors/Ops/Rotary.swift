@@ -45,11 +45,7 @@ public struct RotaryTable: Sendable {
 /// heads concatenated) by position t: for i < hd/2 each head's pair (x_i, x_{i+hd/2})
 /// becomes (x_i cos − x_{i+hd/2} sin, x_{i+hd/2} cos + x_i sin).
 public func rotary(_ x: Tensor, table: RotaryTable, batch: Int, seqLen: Int, heads: Int) -> Tensor {
-    let hd = table.headDim
-    precondition(x.rows == batch * seqLen && x.lastDim == heads * hd,
-                 "rotary: input \(x.shape) is not [\(batch)·\(seqLen), \(heads)·\(hd)]")
-    precondition(seqLen <= table.maxPositions,
-                 "rotary: seqLen \(seqLen) exceeds the table's \(table.maxPositions) positions")
+    checkRotaryShape(x, table: table, batch: batch, seqLen: seqLen, heads: heads)
     let y = Tensor(uninitializedShape: x.shape)
     rotate(x.pointer, into: y.pointer, rows: x.rows, seqLen: seqLen, heads: heads,
            table: table, inverse: false, accumulate: false)
@@ -71,11 +67,7 @@ public func rotary(_ x: Tensor, table: RotaryTable, batch: Int, seqLen: Int, hea
 /// reads (a q or k projection output): backward turns x's gradient back in place, before
 /// the op that produced x reads it.
 public func rotaryInPlace(_ x: Tensor, table: RotaryTable, batch: Int, seqLen: Int, heads: Int) -> Tensor {
-    let hd = table.headDim
-    precondition(x.rows == batch * seqLen && x.lastDim == heads * hd,
-                 "rotary: input \(x.shape) is not [\(batch)·\(seqLen), \(heads)·\(hd)]")
-    precondition(seqLen <= table.maxPositions,
-                 "rotary: seqLen \(seqLen) exceeds the table's \(table.maxPositions) positions")
+    checkRotaryShape(x, table: table, batch: batch, seqLen: seqLen, heads: heads)
     rotate(x.pointer, into: x.pointer, rows: x.rows, seqLen: seqLen, heads: heads,
            table: table, inverse: false, accumulate: false)
     if Tape.shouldRecord(x) {
@@ -86,6 +78,15 @@ public func rotaryInPlace(_ x: Tensor, table: RotaryTable, batch: Int, seqLen: I
         }
     }
     return x
+}
+
+/// x must be [batch·seqLen, heads·headDim] with seqLen within the table.
+private func checkRotaryShape(_ x: Tensor, table: RotaryTable, batch: Int, seqLen: Int, heads: Int) {
+    let hd = table.headDim
+    precondition(x.rows == batch * seqLen && x.lastDim == heads * hd,
+                 "rotary: input \(x.shape) is not [\(batch)·\(seqLen), \(heads)·\(hd)]")
+    precondition(seqLen <= table.maxPositions,
+                 "rotary: seqLen \(seqLen) exceeds the table's \(table.maxPositions) positions")
 }
 
 /// out (+)= R(±angle) · src for every row and head; `inverse` turns by −angle (Rᵀ).
