@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the shipped default data: set-up, the King James Bible corpus (prepared
 # into data/kjv when missing), llama-tiny trained for 500 steps with AdamW, an evaluation
-# and a sample. A few minutes on 2 cores. Extra arguments go to `swift-train train`
+# and a sample. A few minutes on 2 cores; running it again starts the run over (--overwrite).
+# Extra arguments go to `swift-train train`
 # (e.g. --optimizer sgd --momentum 0.9 --lr 0.05 --out runs/sgd).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ fi
 out=runs/llama-tiny
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do [ "${args[i]}" = "--out" ] && out="${args[i+1]:-$out}"; done
-"$BIN" train --config configs/llama-tiny.json "$@"
+"$BIN" train --config configs/llama-tiny.json --overwrite "$@"
 "$BIN" eval --checkpoint "$out"
 echo "sample:"
 "$BIN" sample --checkpoint "$out" --prompt "In the beginning" --tokens 60 --seed 1

@@ -93,6 +93,7 @@ public enum ConfigKeys {
         ConfigKey("data", .string, nil, "folder with train.bin, val.bin and tokenizer.model (see `swift-train prepare`)"),
         ConfigKey("init_from", .string, .string(""), "start from weights in a .safetensors file (names and shapes must match the model)"),
         ConfigKey("out", .string, .string("runs/run"), resumable: true, "output folder: metrics.jsonl, checkpoints/ (on --resume: the folder resumed)"),
+        ConfigKey("overwrite", .bool, .bool(false), resumable: true, "start a new run in an out folder that holds one, deleting its metrics and checkpoints (without it, such a folder is refused)"),
         // Optimizer.
         ConfigKey("optimizer", .string, .string("adamw"), "optimizer name: " + OptimizerCatalog.names.joined(separator: ", ")),
         ConfigKey("lr", .double, .double(1e-3), min: 0, exclusiveMin: true, "peak learning rate"),

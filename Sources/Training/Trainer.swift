@@ -22,6 +22,8 @@ public final class Trainer {
     /// Notes from resolving the optimizer keys (settings of another optimizer left out).
     let optimizerNotes: [String]
     let stepper: TrainingStep
+    /// The locked output folder (held for the trainer's lifetime).
+    let folder: RunFolder
 
     /// Sets up a new run from `config`, or continues the checkpoint `resume` (whose saved
     /// run config is used; `config` may change only resumable keys such as `steps`).
@@ -45,9 +47,7 @@ public final class Trainer {
         Parallel.setThreads(config.int("threads"))
         let modelConfig = try config.modelConfig()
         outURL = URL(fileURLWithPath: config.out)
-        do { try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true) } catch {
-            throw ConfigError("out folder \(outURL.path) cannot be created (\(error.localizedDescription)); choose another with --out")
-        }
+        folder = try RunFolder(outURL, resuming: resume != nil, overwrite: config.bool("overwrite"))
         data = try TrainingData(folder: URL(fileURLWithPath: config.data), batch: config.batchSize,
                                 seqLen: config.seqLen, shuffleSeed: config.bool("shuffle") ? config.seed : nil,
                                 model: modelConfig)
