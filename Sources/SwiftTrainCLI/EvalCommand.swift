@@ -42,7 +42,8 @@ struct EvalCommand: ParsableCommand {
             var total = 0.0
             for k in 0..<n {
                 let batch = val.batch(k)
-                if batch.inputs.contains(where: { Int($0) >= model.config.vocabSize }) {
+                if batch.inputs.contains(where: { Int($0) >= model.config.vocabSize })
+                    || batch.targets.contains(where: { Int($0) >= model.config.vocabSize }) {
                     throw ConfigError("\(shard.path) holds token ids ≥ the model's vocab_size \(model.config.vocabSize); it was made with another tokenizer")
                 }
                 total += Double(model.loss(tokens: batch.inputs, targets: batch.targets, batch: b, seqLen: t).scalar)

@@ -1,6 +1,7 @@
 // JSONValue: a parsed JSON document that keeps booleans, integers and other numbers apart,
 // so config readers can say "must be an integer" or "must be true/false" precisely.
-// Parsing is Foundation's JSONDecoder; this type only gives its output a shape.
+// Parsing is Foundation's JSONDecoder; this type only gives its output a shape, and refuses
+// repeated keys and names the line and column of a syntax error (JSONDiagnostics).
 import Foundation
 
 public enum JSONValue: Equatable, Sendable {
@@ -14,13 +15,18 @@ public enum JSONValue: Equatable, Sendable {
 
     /// Parses `data`; throws a message naming `source` and the parser's complaint.
     public static func parse(_ data: Data, source: String) throws -> JSONValue {
-        do { return try JSONDecoder().decode(JSONValue.self, from: data) } catch {
-            let detail: String
-            if case DecodingError.dataCorrupted(let ctx) = error {
+        let value: JSONValue
+        do { value = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
+            var detail = JSONDiagnostics.syntaxError(data)
+            if detail == nil, case DecodingError.dataCorrupted(let ctx) = error {
                 detail = (ctx.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String ?? ctx.debugDescription
-            } else { detail = "\(error)" }
-            throw JSONError("\(source): not valid JSON (\(detail))")
+            }
+            throw JSONError("\(source): not valid JSON: \(detail ?? "\(error)")")
         }
+        if let duplicate = JSONDiagnostics.duplicateKey(data) {
+            throw JSONError("\(source): \(duplicate); keep one")
+        }
+        return value
     }
 
     /// The number as a Double (integers included), nil for anything else.

@@ -96,11 +96,25 @@ public enum Checkpoint {
     /// Reads the trainer state of checkpoint `dir`.
     public static func readState(_ dir: URL) throws -> TrainerState {
         let url = dir.appendingPathComponent("trainer_state.json")
+        let state: TrainerState
         do {
-            return try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: url))
+            state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: url))
         } catch {
             throw ConfigError("\(url.path): unreadable trainer state (\(error)); the checkpoint is damaged")
         }
+        // Values no run writes: refuse them here rather than trap or mis-train later.
+        if state.formatVersion != 1 {
+            throw ConfigError("\(url.path): format_version \(state.formatVersion) is not one this swift-train reads (1); it was written by another version")
+        }
+        let limit = 1 << 53
+        for (name, v) in [("step", state.step), ("nextBatch", state.nextBatch), ("tokensSeen", state.tokensSeen)]
+            where v < 0 || v > limit {
+            throw ConfigError("\(url.path): \(name) = \(v) is outside 0…2^53, which no run writes; the checkpoint is damaged")
+        }
+        if !state.elapsedSeconds.isFinite || state.elapsedSeconds < 0 {
+            throw ConfigError("\(url.path): elapsedSeconds = \(state.elapsedSeconds) is not a time any run writes; the checkpoint is damaged")
+        }
+        return state
     }
 
     /// Loads the weights of checkpoint `dir` (or a bare .safetensors file) into `model`.

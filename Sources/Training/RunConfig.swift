@@ -101,6 +101,14 @@ public struct RunConfig: Equatable {
     }
 
     private mutating func setModel(path: String, place: String) throws {
+        if path.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("{") {  // inline JSON, as --help says
+            guard let obj = try JSONValue.parse(Data(path.utf8), source: place).object else {
+                throw ConfigError("\(place): inline model config must be a JSON object of Hugging Face llama keys")
+            }
+            modelJSON = obj
+            modelSource = place
+            return
+        }
         let url = URL(fileURLWithPath: path)
         let data: Data
         do { data = try Data(contentsOf: url) } catch {

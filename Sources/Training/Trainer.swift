@@ -38,6 +38,9 @@ public final class Trainer {
             if !given.isSet("out") {  // .../OUT/checkpoints/step-N → OUT
                 config.values["out"] = .string(ckpt.deletingLastPathComponent().deletingLastPathComponent().path)
             }
+            if config.steps < saved.step {
+                throw ConfigError("--steps \(config.steps) is below the checkpoint's step \(saved.step) (\(ckpt.path)); a resumed run continues to --steps, so give at least \(saved.step)")
+            }
             resumeState = saved
             checkpoint = ckpt
         }

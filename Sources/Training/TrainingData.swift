@@ -16,6 +16,9 @@ public struct TrainingData {
         self.folder = folder
         let fm = FileManager.default
         var isDir: ObjCBool = false
+        if fm.fileExists(atPath: folder.path, isDirectory: &isDir), !isDir.boolValue {
+            throw ConfigError("data \(folder.path) is a file; give the folder that `swift-train prepare` made (with train.bin, val.bin and tokenizer.model), e.g. --data \(folder.deletingLastPathComponent().path)")
+        }
         guard fm.fileExists(atPath: folder.path, isDirectory: &isDir), isDir.boolValue else {
             throw ConfigError("data folder \(folder.path) does not exist; create it with `swift-train prepare --input FILE --out \(folder.path)` (or scripts/prepare-kjv.sh for the default corpus)")
         }

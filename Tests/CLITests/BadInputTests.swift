@@ -5,6 +5,27 @@ import Foundation
 import XCTest
 
 final class BadInputTests: XCTestCase {
+    /// A run's checkpoint that no run could have written, and resuming below its step.
+    func testDamagedTrainerStateAndStepsBelowTheCheckpointAreRefused() throws {
+        let dir = try CLIRunner.preparedCorpus("bad-resume", seed: 3)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = #"{"vocab_size": 320, "hidden_size": 16, "intermediate_size": 24, "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 32}"#
+        let train = try CLIRunner.run(["train", "--model", model, "--data", "data", "--steps", "3", "--batch-size", "2",
+                                       "--seq-len", "16", "--eval-batches", "0", "--out", "run"], in: dir)
+        XCTAssertEqual(train.status, 0, train.err)
+        let below = try CLIRunner.run(["train", "--resume", "run", "--steps", "2"], in: dir)
+        XCTAssertEqual(below.status, 1)
+        XCTAssertTrue(below.err.contains("--steps 2 is below the checkpoint's step 3"), below.err)
+        let state = dir.appendingPathComponent("run/checkpoints/step-00000003/trainer_state.json")
+        let text = try String(contentsOf: state, encoding: .utf8)
+        try text.replacingOccurrences(of: "\"nextBatch\" : 3,", with: "\"nextBatch\" : -7,").write(to: state, atomically: true, encoding: .utf8)
+        XCTAssertTrue(try String(contentsOf: state, encoding: .utf8).contains("-7"), "the test edits the field")
+        let damaged = try CLIRunner.run(["train", "--resume", "run", "--steps", "5"], in: dir)
+        XCTAssertTrue(damaged.exited)
+        XCTAssertEqual(damaged.status, 1)
+        XCTAssertTrue(damaged.err.contains("nextBatch = -7") && damaged.err.contains("damaged"), damaged.err)
+    }
+
     func testBadInputsEndWithAMessageNamingTheCulprit() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bad-input-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -21,7 +42,7 @@ final class BadInputTests: XCTestCase {
         }
         let tiny = CLIRunner.root.appendingPathComponent("configs/llama-tiny.json").path
         let out = dir.appendingPathComponent("run").path
-        let cases: [(args: [String], words: [String])] = [
+        var cases: [(args: [String], words: [String])] = [
             (["train", "--config", tiny, "--lr", "1e-320", "--out", out], ["--lr", "32-bit float"]),
             (["train", "--config", tiny, "--weight-decay", "1e308", "--out", out], ["--weight-decay", "infinite"]),
             (["train", "--config", tiny, "--threads", "3000000000", "--out", out], ["--threads", "cores"]),
@@ -34,6 +55,14 @@ final class BadInputTests: XCTestCase {
             (["train", "--model", try nullVocab(), "--data", "x", "--out", out], ["null \"vocab_size\""]),
             (["train", "--config", tiny, "--per-layer-update", "--out", out], ["per_layer_update", "grad_clip"]),
             (["sample", "--checkpoint", out, "--temperature", "nan"], ["--temperature", "finite"]),
+        ]
+        let dup = dir.appendingPathComponent("dup.json"), broken = dir.appendingPathComponent("broken.json")
+        try Data("{\"lr\": 0.1,\n \"lr\": 0.2}".utf8).write(to: dup)
+        try Data("{\"lr\": 0.1,\n \"steps\": }".utf8).write(to: broken)
+        cases += [
+            (["train", "--config", dup.path], ["dup.json", "\"lr\" appears twice", "line 2"]),
+            (["train", "--config", broken.path], ["broken.json", "line 2, column 11"]),
+            (["train", "--config", tiny, "--data", CLIRunner.root.appendingPathComponent("Package.swift").path, "--out", out], ["is a file"]),
         ]
         for (args, words) in cases {
             let r = try CLIRunner.run(args, in: dir)
