@@ -95,4 +95,6 @@ for n in ("eager", "compiled"):
     print(f"{'swift-train / ' + n:22}{q['tokens_per_s']:9.2f}x{q['peak_rss_bytes']:13.2f}x")
 print(f"(PyTorch's peak includes {out['torch_import_rss_bytes'] / 2**20:.0f} MiB reached by importing torch)")
 print(f"load average (1/5/15 min) before: {out['loadavg_before']}, after: {out['loadavg_after']}")
+if float(out["loadavg_after"].split()[0]) > out["threads"] + 1:
+    print("warning: other work shared the CPU during the runs; the timings are not reliable")
 EOF

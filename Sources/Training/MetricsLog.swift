@@ -16,16 +16,18 @@ public final class MetricsLog {
         self.url = url
         let fm = FileManager.default
         if let k = keepThrough, fm.fileExists(atPath: url.path) {
-            let text = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
-            let kept = text.split(separator: "\n").filter { line in
-                guard let d = line.data(using: .utf8),
-                      let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any],
-                      let s = o["step"] as? Int else { return false }
-                return s <= k
+            // Line by line on the bytes: a torn last line or a stray byte costs only its own
+            // line, never the history around it.
+            let data = (try? Data(contentsOf: url)) ?? Data()
+            var kept = Data()
+            for line in data.split(separator: UInt8(ascii: "\n")) {
+                guard let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                      let s = o["step"] as? Int, s <= k else { continue }
+                kept.append(contentsOf: line)
+                kept.append(UInt8(ascii: "\n"))
             }
-            let body = kept.isEmpty ? "" : kept.joined(separator: "\n") + "\n"
-            try AtomicFile.write(Data(body.utf8), to: url.path)
-        } else if keepThrough == nil {
+            try AtomicFile.write(kept, to: url.path)
+        } else {  // a new run, or a resume into a folder without a log yet
             try AtomicFile.write(Data(), to: url.path)
         }
         guard let h = try? FileHandle(forWritingTo: url) else {
@@ -37,10 +39,13 @@ public final class MetricsLog {
 
     deinit { try? handle.close() }
 
-    /// Appends one line. Keys are written in the given order; numbers in shortest round-trip form.
-    public func write(_ fields: [(String, MetricValue)]) {
+    /// Appends one line. Keys are written in the given order; numbers in shortest round-trip
+    /// form. Throws when the write fails (a full disk), naming the file.
+    public func write(_ fields: [(String, MetricValue)]) throws {
         let body = fields.map { "\"\($0.0)\": \($0.1.json)" }.joined(separator: ", ")
-        handle.write(Data(("{" + body + "}\n").utf8))
+        do { try handle.write(contentsOf: Data(("{" + body + "}\n").utf8)) } catch {
+            throw ConfigError("\(url.path): writing the metrics log failed (\(error.localizedDescription); is the disk full?)")
+        }
     }
 }
 

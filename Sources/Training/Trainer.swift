@@ -209,7 +209,7 @@ public final class Trainer {
                 if badSteps == 0 { firstBad = s }
                 badSteps += 1
                 progress.print("step \(s): \(bad)")
-                metrics.write([("step", .int(s)), ("bad_step", .string(bad)), ("update_skipped", .int(skipped ? 1 : 0))])
+                try metrics.write([("step", .int(s)), ("bad_step", .string(bad)), ("update_skipped", .int(skipped ? 1 : 0))])
                 if badSteps >= maxBad {
                     let kept = Checkpoint.list(in: outURL.appendingPathComponent("checkpoints")).last.map { "the last checkpoint \($0.lastPathComponent) is kept" } ?? "no checkpoint was written"
                     throw ConfigError("the run diverged: \(badSteps) bad steps in a row (steps \(firstBad)–\(s), max_bad_steps \(maxBad)); at step \(s) \(bad). It stops here; \(kept). Start again with a lower --lr, a warm-up or --grad-clip")
@@ -219,7 +219,7 @@ public final class Trainer {
             }
             for event in report.optimizerEvents {
                 progress.print(event)
-                metrics.write([("step", .int(s)), ("optimizer_event", .string(event))])
+                try metrics.write([("step", .int(s)), ("optimizer_event", .string(event))])
             }
             windowOptimizerSeconds += report.optimizerSeconds
             windowLongestOptimizer = max(windowLongestOptimizer, report.optimizerSeconds)
@@ -232,7 +232,7 @@ public final class Trainer {
             }
             if account.accountedBytes > largest.accountedBytes { largest = account }
             if logged {
-                metrics.write([("step", .int(s)), ("loss", .double(loss)), ("lr", .double(lr)),
+                try metrics.write([("step", .int(s)), ("loss", .double(loss)), ("lr", .double(lr)),
                                ("grad_norm", .double(norm)), ("tokens_per_s", .double(tps)),
                                ("step_ms", .double(stepSeconds * 1000)),
                                ("opt_state_bytes", .int(optimizer.stateBytes))] + account.metricFields +
@@ -250,7 +250,7 @@ public final class Trainer {
             }
             if (evalEvery > 0 && s % evalEvery == 0) || s == total, let v = evaluate() {
                 lastVal = v
-                metrics.write([("step", .int(s)), ("val_loss", .double(v)), ("val_ppl", .double(Foundation.exp(v)))])
+                try metrics.write([("step", .int(s)), ("val_loss", .double(v)), ("val_ppl", .double(Foundation.exp(v)))])
                 progress.print(String(format: "step %d: val loss %.4f, val ppl %.2f", s, v, Foundation.exp(v)))
                 windowStart = Date()
                 windowTokens = 0

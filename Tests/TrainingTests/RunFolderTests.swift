@@ -32,3 +32,32 @@ final class RunFolderTests: XCTestCase {
         _ = try first.run()
     }
 }
+
+final class MetricsLogResumeTests: XCTestCase {
+    /// A stray byte or a torn line in metrics.jsonl costs only that line on resume.
+    func testResumeKeepsEveryValidLineWhateverBytesSurroundThem() throws {
+        let root = TrainerFixture.tempDir()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let out = root.appendingPathComponent("run")
+        _ = try Trainer(config: TrainerFixture.config(out: out, steps: 4, extra: ["checkpoint_every": "2"])).run(stopAfter: 3)
+        let url = out.appendingPathComponent("metrics.jsonl")
+        var data = try Data(contentsOf: url)
+        data.append(contentsOf: [0xFF, 0xFE, 0x0A])                 // not UTF-8
+        data.append(contentsOf: Array("{\"step\": 3, \"loss\": 1.".utf8))  // a torn line
+        try data.write(to: url)
+        _ = try Trainer(config: RunConfig(), resume: out).run()
+        XCTAssertEqual(try TrainerFixture.losses(out).map(\.0), [1, 2, 3, 4])
+    }
+
+    /// Resuming into a new --out starts a log there instead of failing to open one.
+    func testResumeIntoANewOutFolderStartsItsOwnLog() throws {
+        let root = TrainerFixture.tempDir()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let out = root.appendingPathComponent("run")
+        _ = try Trainer(config: TrainerFixture.config(out: out, steps: 3)).run(stopAfter: 2)
+        var c = RunConfig()
+        try c.set("out", text: root.appendingPathComponent("continued").path)
+        _ = try Trainer(config: c, resume: out).run()
+        XCTAssertEqual(try TrainerFixture.losses(root.appendingPathComponent("continued")).map(\.0), [3])
+    }
+}
