@@ -65,18 +65,33 @@ public enum Checkpoint {
         return final
     }
 
-    /// Completed checkpoints in `dir`, oldest first.
+    /// Files every complete checkpoint holds (tokenizer.model is optional).
+    static let requiredFiles = ["model.safetensors", "config.json", "optimizer.safetensors", "trainer_state.json"]
+
+    /// Completed checkpoints in `dir` (folders step-N holding every required file), ordered by
+    /// their step number (not by name, which breaks past 8 digits), oldest first.
     public static func list(in dir: URL) -> [URL] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
-        return names.filter { $0.hasPrefix(prefix) }.sorted().map { dir.appendingPathComponent($0) }
-            .filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent("trainer_state.json").path) }
+        let fm = FileManager.default
+        let names = (try? fm.contentsOfDirectory(atPath: dir.path)) ?? []
+        let steps: [(Int, URL)] = names.compactMap { name in
+            guard name.hasPrefix(prefix), let step = Int(name.dropFirst(prefix.count)), step >= 0 else { return nil }
+            let url = dir.appendingPathComponent(name)
+            guard requiredFiles.allSatisfy({ fm.fileExists(atPath: url.appendingPathComponent($0).path) }) else { return nil }
+            return (step, url)
+        }
+        return steps.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
     /// Removes all but the newest `keep` checkpoints, and stale temporary folders.
     public static func prune(in dir: URL, keep: Int) {
         let fm = FileManager.default
         let all = list(in: dir)
-        for old in all.dropLast(keep) { try? fm.removeItem(at: old) }
+        for old in all.dropLast(keep) {
+            // Renamed out of the step-N names first (atomic), so a kill mid-removal never
+            // leaves a partial folder that looks like a checkpoint; leftovers go next time.
+            let doomed = dir.appendingPathComponent(".tmp-delete-\(old.lastPathComponent)-\(getpid())")
+            if (try? fm.moveItem(at: old, to: doomed)) != nil { try? fm.removeItem(at: doomed) }
+        }
         for name in (try? fm.contentsOfDirectory(atPath: dir.path)) ?? [] where name.hasPrefix(".tmp-") {
             try? fm.removeItem(at: dir.appendingPathComponent(name))
         }
@@ -137,7 +152,12 @@ public enum Checkpoint {
             let list = problems.prefix(12).joined(separator: "\n  ")
             throw ConfigError("\(file.path): weights do not match the model config:\n  \(list)\(problems.count > 12 ? "\n  … and \(problems.count - 12) more" : "")")
         }
-        for p in model.parameters { p.tensor.copy(from: try st.tensor(named: p.name)) }
+        for p in model.parameters {
+            p.tensor.copy(from: try st.tensor(named: p.name))
+            if !p.tensor.sumOfSquares().isFinite {
+                throw ConfigError("\(file.path): \(p.name) holds NaN or infinite values; these weights are damaged (or come from a diverged run), pick another file")
+            }
+        }
     }
 
     /// Writes every optimizer state buffer under its own dtype (F32 moments and statistics,

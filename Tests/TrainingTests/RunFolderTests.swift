@@ -3,6 +3,8 @@
 // another trainer is refused with the holder's PID.
 import Foundation
 import XCTest
+import LlamaModel
+import Tensors
 import Training
 
 final class RunFolderTests: XCTestCase {
@@ -59,5 +61,46 @@ final class MetricsLogResumeTests: XCTestCase {
         try c.set("out", text: root.appendingPathComponent("continued").path)
         _ = try Trainer(config: c, resume: out).run()
         XCTAssertEqual(try TrainerFixture.losses(root.appendingPathComponent("continued")).map(\.0), [3])
+    }
+}
+
+final class CheckpointListTests: XCTestCase {
+    /// Checkpoints are ordered by step, not by name; a folder missing a file is not one.
+    func testCheckpointsOrderByStepAndPartialFoldersDoNotCount() throws {
+        let dir = TrainerFixture.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func make(_ name: String, files: [String] = ["model.safetensors", "config.json", "optimizer.safetensors", "trainer_state.json"]) throws {
+            let d = dir.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+            for f in files { try Data("x".utf8).write(to: d.appendingPathComponent(f)) }
+        }
+        try make("step-99999999")
+        try make("step-100000000")
+        try make("step-00000007")
+        try make("step-00000009", files: ["trainer_state.json", "config.json"])  // a half-removed one
+        XCTAssertEqual(Checkpoint.list(in: dir).map(\.lastPathComponent), ["step-00000007", "step-99999999", "step-100000000"])
+        Checkpoint.prune(in: dir, keep: 1)
+        XCTAssertEqual(Checkpoint.list(in: dir).map(\.lastPathComponent), ["step-100000000"])
+    }
+
+    /// Weights with NaN are refused naming the tensor.
+    func testInitFromWeightsWithNaNNameTheTensor() throws {
+        let root = TrainerFixture.tempDir()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let out = root.appendingPathComponent("run")
+        _ = try Trainer(config: TrainerFixture.config(out: out, steps: 1)).run()
+        let file = out.appendingPathComponent("checkpoints/step-00000001/model.safetensors")
+        let st = try SafeTensors.read(from: file)
+        let entries = try st.names.map { name -> (name: String, tensor: Tensor) in
+            let t = try st.tensor(named: name)
+            if name == "model.norm.weight" { t[0] = .nan }
+            return (name, t)
+        }
+        try SafeTensors.write(entries, to: root.appendingPathComponent("nan.safetensors"))
+        XCTAssertThrowsError(try Trainer(config: TrainerFixture.config(
+            out: root.appendingPathComponent("next"), steps: 1,
+            extra: ["init_from": root.appendingPathComponent("nan.safetensors").path]))) { e in
+            XCTAssertTrue("\(e)".contains("model.norm.weight holds NaN"), "\(e)")
+        }
     }
 }
