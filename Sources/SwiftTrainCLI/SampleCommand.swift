@@ -53,6 +53,7 @@ struct SampleCommand: ParsableCommand {
             var ids = try tok.encode(prompt)
             if ids.isEmpty { ids = [tok.bosID >= 0 ? tok.bosID : 0] }
             var sampler = Sampler(model: model, temperature: temperature, topK: topK, seed: seed)
+            sampler.vocabularyLimit = tok.vocabSize  // never draw an id the tokenizer cannot decode
             let out = sampler.generate(prompt: ids, count: tokens, window: window)
             print(try tok.decode(out))
             let t = sampler.timing

@@ -34,6 +34,9 @@ public struct Sampler {
     public var temperature: Double
     public var topK: Int
     public var rng: RandomGenerator
+    /// Only ids below this are drawn (the tokenizer's vocabulary, when the model's is padded
+    /// beyond it); default: the model's vocab_size.
+    public var vocabularyLimit: Int
     /// Counts and times of the last `generate` / `generateRecomputing`.
     public private(set) var timing = GenerationTiming()
 
@@ -42,6 +45,7 @@ public struct Sampler {
         self.temperature = temperature
         self.topK = topK
         self.rng = RandomGenerator(seed: seed).derived(stream: 0x5A3E)
+        self.vocabularyLimit = model.config.vocabSize
     }
 
     /// Appends `count` tokens to a non-empty `prompt`, decoding with a key/value cache of
@@ -65,7 +69,7 @@ public struct Sampler {
         var logits = decoder.start(prompt: prompt)                              // [V]
         let t1 = ContinuousClock.now
         for i in 0..<count {
-            let next = Int32(pick(UnsafeBufferPointer(start: logits.pointer, count: logits.count)))
+            let next = Int32(pick(UnsafeBufferPointer(start: logits.pointer, count: min(logits.count, vocabularyLimit))))
             tokens.append(next)
             if i + 1 < count { logits = decoder.append(next) }
         }
@@ -88,7 +92,7 @@ public struct Sampler {
         for _ in 0..<count {
             let ctx = Array(tokens.suffix(window))
             let logits = model.logits(tokens: ctx, batch: 1, seqLen: ctx.count)
-            let row = UnsafeBufferPointer(start: logits.pointer + (ctx.count - 1) * v, count: v)
+            let row = UnsafeBufferPointer(start: logits.pointer + (ctx.count - 1) * v, count: min(v, vocabularyLimit))
             tokens.append(Int32(pick(row)))
         }
         timing.generatedTokens = count

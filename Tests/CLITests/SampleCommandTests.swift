@@ -70,6 +70,10 @@ final class SampleCommandTests: XCTestCase {
             XCTAssertEqual(cached.timing.promptTokens, 5)
             XCTAssertEqual(cached.timing.refills, 0)
         }
+        // A tokenizer smaller than the model's vocabulary: only its ids are drawn.
+        var limited = Sampler(model: model, temperature: 2.0, topK: 0, seed: 9)
+        limited.vocabularyLimit = 10
+        XCTAssertTrue(limited.generate(prompt: prompt, count: 200, window: 64).dropFirst(prompt.count).allSatisfy { $0 < 10 })
         // Past a window of 16 the cached sampler still runs (rebuilding) and keeps the prompt.
         var s = Sampler(model: model, temperature: 0.8, topK: 0, seed: 1)
         let long = s.generate(prompt: prompt, count: 50, window: 16)
