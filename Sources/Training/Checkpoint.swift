@@ -24,6 +24,8 @@ public struct TrainerState: Codable, Equatable {
     public var runConfig: JSONValue
     public var elapsedSeconds: Double
     public var threads: Int
+    /// The data the run trained on (TrainingData.fingerprint); absent in older checkpoints.
+    public var dataFingerprint: String?
 }
 
 public enum Checkpoint {

@@ -66,9 +66,13 @@ public final class Trainer {
         progress = Progress(total: config.steps)
         if let saved = resumeState, let ckpt = checkpoint {
             try Checkpoint.loadWeights(ckpt.appendingPathComponent("model.safetensors"), into: model)
+            if let was = saved.dataFingerprint, was != data.fingerprint {
+                throw ConfigError("the data folder \(data.folder.path) is not the data this run trained on (checkpoint: \(was); now: \(data.fingerprint)); it was re-prepared or replaced. Resume with the original data, or start a new run (--init-from \(ckpt.appendingPathComponent("model.safetensors").path) keeps the weights)")
+            }
             try Checkpoint.loadOptimizer(ckpt, into: optimizer, state: saved)
             state = saved
             state.threads = Parallel.threads
+            state.dataFingerprint = data.fingerprint
             state.runConfig = config.json
         } else {
             let initFrom = config.string("init_from")
@@ -76,7 +80,7 @@ public final class Trainer {
             state = TrainerState(step: 0, nextBatch: 0, tokensSeen: 0,
                                  rng: RandomGenerator(seed: config.seed).derived(stream: 0x7EA1),
                                  optimizer: optimizer.name, optimizerScalars: [:], runConfig: config.json,
-                                 elapsedSeconds: 0, threads: Parallel.threads)
+                                 elapsedSeconds: 0, threads: Parallel.threads, dataFingerprint: data.fingerprint)
         }
         metrics = try MetricsLog(url: outURL.appendingPathComponent("metrics.jsonl"),
                                  keepThrough: resumeState.map { $0.step })

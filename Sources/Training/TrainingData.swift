@@ -10,6 +10,9 @@ public struct TrainingData {
     public let train: Batcher
     public let val: Batcher?
     public let tokenizerURL: URL
+    /// Token counts and content hashes of the shards, recorded in checkpoints so a resume
+    /// can tell that the data folder was re-prepared: "train N #hash, val M #hash".
+    public let fingerprint: String
 
     /// Opens `folder` (train.bin, val.bin, tokenizer.model) for batches of `batch`×`seqLen`.
     public init(folder: URL, batch: Int, seqLen: Int, shuffleSeed: UInt64?, model: LlamaConfig) throws {
@@ -38,6 +41,22 @@ public struct TrainingData {
         } else {
             val = nil
         }
+        fingerprint = [("train", train.shard), ("val", val?.shard)].compactMap { name, shard in
+            shard.map { "\(name) \($0.count) #\(TrainingData.hash($0))" }
+        }.joined(separator: ", ")
+    }
+
+    /// FNV-1a (64-bit) over the shard's tokens, four at a time.
+    static func hash(_ shard: TokenShard) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        let raw = UnsafeRawBufferPointer(shard.rawTokens)
+        var i = 0
+        while i + 8 <= raw.count {
+            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x100_0000_01b3
+            i += 8
+        }
+        while i < raw.count { h = (h ^ UInt64(raw[i])) &* 0x100_0000_01b3; i += 1 }
+        return String(h, radix: 16)
     }
 
     /// Every token id must index the embedding; a shard made with another tokenizer may not.

@@ -104,3 +104,23 @@ final class CheckpointListTests: XCTestCase {
         }
     }
 }
+
+final class ResumeDataCheckTests: XCTestCase {
+    /// A data folder re-prepared (or replaced) since the checkpoint is refused on resume.
+    func testResumeRefusesChangedData() throws {
+        let root = TrainerFixture.tempDir()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = root.appendingPathComponent("data")
+        try FileManager.default.copyItem(at: TrainerFixture.dataFolder, to: data)
+        let out = root.appendingPathComponent("run")
+        _ = try Trainer(config: TrainerFixture.config(out: out, steps: 4, extra: ["data": data.path])).run(stopAfter: 2)
+        let shard = data.appendingPathComponent("train.bin")
+        var bytes = try Data(contentsOf: shard)
+        bytes[1024 + 100] ^= 1  // one token changes (ids stay within the tokenizer's 300)
+        try bytes.write(to: shard)
+        XCTAssertThrowsError(try Trainer(config: RunConfig(), resume: out)) { e in
+            let text = "\(e)"
+            XCTAssertTrue(text.contains("is not the data this run trained on") && text.contains("--init-from"), text)
+        }
+    }
+}
