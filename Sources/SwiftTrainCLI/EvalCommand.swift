@@ -34,6 +34,12 @@ struct EvalCommand: ParsableCommand {
             let b = batchSize ?? run?.batchSize ?? 8, t = seqLen ?? run?.seqLen ?? 128
             let n = batches ?? max(run?.int("eval_batches") ?? 8, 1)
             guard b > 0, t > 0, n > 0 else { throw ConfigError("--batch-size, --seq-len and --batches must be positive") }
+            let (_, overflow) = b.multipliedReportingOverflow(by: t)
+            let need = MemoryReport.estimatedPeakBytes(model.config, batch: b, seqLen: t)
+            guard !overflow, need <= Double(ProcessInfo.processInfo.physicalMemory) else {
+                throw ConfigError(String(format: "--batch-size %ld × --seq-len %ld needs about %.1f GiB, more than this machine's %.1f GiB; lower them",
+                                         b, t, need / 1_073_741_824, Double(ProcessInfo.processInfo.physicalMemory) / 1_073_741_824))
+            }
             guard t <= model.config.maxPositionEmbeddings else {
                 throw ConfigError("--seq-len \(t) exceeds the model's max_position_embeddings \(model.config.maxPositionEmbeddings)")
             }

@@ -13,6 +13,9 @@ final class BadInputTests: XCTestCase {
         let train = try CLIRunner.run(["train", "--model", model, "--data", "data", "--steps", "3", "--batch-size", "2",
                                        "--seq-len", "16", "--eval-batches", "0", "--out", "run"], in: dir)
         XCTAssertEqual(train.status, 0, train.err)
+        let evalHuge = try CLIRunner.run(["eval", "--checkpoint", "run", "--batch-size", "1000000000000"], in: dir)
+        XCTAssertEqual(evalHuge.status, 1)
+        XCTAssertTrue(evalHuge.err.contains("--batch-size") && evalHuge.err.contains("GiB"), evalHuge.err)
         let below = try CLIRunner.run(["train", "--resume", "run", "--steps", "2"], in: dir)
         XCTAssertEqual(below.status, 1)
         XCTAssertTrue(below.err.contains("--steps 2 is below the checkpoint's step 3"), below.err)
