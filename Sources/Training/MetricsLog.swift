@@ -43,7 +43,9 @@ public final class MetricsLog {
     /// form. Throws when the write fails (a full disk), naming the file.
     public func write(_ fields: [(String, MetricValue)]) throws {
         let body = fields.map { "\"\($0.0)\": \($0.1.json)" }.joined(separator: ", ")
+        let end = (try? handle.offset()) ?? 0
         do { try handle.write(contentsOf: Data(("{" + body + "}\n").utf8)) } catch {
+            try? handle.truncate(atOffset: end)  // no torn line: the log ends with its last whole line
             throw ConfigError("\(url.path): writing the metrics log failed (\(error.localizedDescription); is the disk full?)")
         }
     }

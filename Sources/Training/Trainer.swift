@@ -156,6 +156,16 @@ public final class Trainer {
         return total / Double(n)
     }
 
+    /// Appends a metrics line; when that fails (a full disk), tries to checkpoint the run so
+    /// far before stopping, and says whether it could.
+    func log(_ fields: [(String, MetricValue)]) throws {
+        do { try metrics.write(fields) } catch let e as ConfigError {
+            let saved = (try? saveCheckpoint()).map { "checkpoint \($0.path) written; resume with --resume \(outURL.path) once there is room" }
+                ?? "no checkpoint could be written either; the last one on disk is the newest"
+            throw ConfigError("\(e.description); the run stops: \(saved)")
+        }
+    }
+
     /// Writes a checkpoint of the current state and prunes old ones.
     @discardableResult
     public func saveCheckpoint() throws -> URL {
@@ -213,7 +223,7 @@ public final class Trainer {
                 if badSteps == 0 { firstBad = s }
                 badSteps += 1
                 progress.print("step \(s): \(bad)")
-                try metrics.write([("step", .int(s)), ("bad_step", .string(bad)), ("update_skipped", .int(skipped ? 1 : 0))])
+                try log([("step", .int(s)), ("bad_step", .string(bad)), ("update_skipped", .int(skipped ? 1 : 0))])
                 if badSteps >= maxBad {
                     let kept = Checkpoint.list(in: outURL.appendingPathComponent("checkpoints")).last.map { "the last checkpoint \($0.lastPathComponent) is kept" } ?? "no checkpoint was written"
                     throw ConfigError("the run diverged: \(badSteps) bad steps in a row (steps \(firstBad)–\(s), max_bad_steps \(maxBad)); at step \(s) \(bad). It stops here; \(kept). Start again with a lower --lr, a warm-up or --grad-clip")
@@ -223,7 +233,7 @@ public final class Trainer {
             }
             for event in report.optimizerEvents {
                 progress.print(event)
-                try metrics.write([("step", .int(s)), ("optimizer_event", .string(event))])
+                try log([("step", .int(s)), ("optimizer_event", .string(event))])
             }
             windowOptimizerSeconds += report.optimizerSeconds
             windowLongestOptimizer = max(windowLongestOptimizer, report.optimizerSeconds)
@@ -236,7 +246,7 @@ public final class Trainer {
             }
             if account.accountedBytes > largest.accountedBytes { largest = account }
             if logged {
-                try metrics.write([("step", .int(s)), ("loss", .double(loss)), ("lr", .double(lr)),
+                try log([("step", .int(s)), ("loss", .double(loss)), ("lr", .double(lr)),
                                ("grad_norm", .double(norm)), ("tokens_per_s", .double(tps)),
                                ("step_ms", .double(stepSeconds * 1000)),
                                ("opt_state_bytes", .int(optimizer.stateBytes))] + account.metricFields +
@@ -254,7 +264,7 @@ public final class Trainer {
             }
             if (evalEvery > 0 && s % evalEvery == 0) || s == total, let v = evaluate() {
                 lastVal = v
-                try metrics.write([("step", .int(s)), ("val_loss", .double(v)), ("val_ppl", .double(Foundation.exp(v)))])
+                try log([("step", .int(s)), ("val_loss", .double(v)), ("val_ppl", .double(Foundation.exp(v)))])
                 progress.print(String(format: "step %d: val loss %.4f, val ppl %.2f", s, v, Foundation.exp(v)))
                 windowStart = Date()
                 windowTokens = 0
