@@ -58,6 +58,11 @@ final class BadInputTests: XCTestCase {
             (["train", "--model", try nullVocab(), "--data", "x", "--out", out], ["null \"vocab_size\""]),
             (["train", "--config", tiny, "--per-layer-update", "--out", out], ["per_layer_update", "grad_clip"]),
             (["sample", "--checkpoint", out, "--temperature", "nan"], ["--temperature", "finite"]),
+            (["prepare", "--input", "/nonexistent.txt", "--out", out], ["/nonexistent.txt", "no such file"]),
+            (["prepare", "--input", tiny, "--out", out, "--vocab-size", "0"], ["--vocab-size"]),
+            (["bench", "--config", "/nonexistent.json"], ["/nonexistent.json", "--config"]),
+            (["memory", "--config", tiny, "--seq-len", "5000"], ["--seq-len 5000", "max_position_embeddings"]),
+            (["eval", "--checkpoint", "/nonexistent"], ["/nonexistent", "no checkpoint"]),
         ]
         let dup = dir.appendingPathComponent("dup.json"), broken = dir.appendingPathComponent("broken.json")
         try Data("{\"lr\": 0.1,\n \"lr\": 0.2}".utf8).write(to: dup)
