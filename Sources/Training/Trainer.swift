@@ -31,6 +31,7 @@ public final class Trainer {
         var config = given
         var resumeState: TrainerState?
         var checkpoint: URL?
+        var notes: [String] = []
         if let resume {
             let ckpt = try Checkpoint.resolve(resume)
             let saved = try Checkpoint.readState(ckpt)
@@ -41,11 +42,15 @@ public final class Trainer {
             if config.steps < saved.step {
                 throw ConfigError("--steps \(config.steps) is below the checkpoint's step \(saved.step) (\(ckpt.path)); a resumed run continues to --steps, so give at least \(saved.step)")
             }
+            if let was = (try? RunConfig.resumed(saved: saved.runConfig, overrides: RunConfig()))?.steps, was != config.steps,
+               config.string("schedule") != "constant" || config.int("warmup_steps") > saved.step {
+                notes.append("steps \(config.steps) (the run was started with \(was)): the lr schedule now ends at step \(config.steps), so from step \(saved.step + 1) on the lr, and the curve, differ from the \(was)-step run's")
+            }
             resumeState = saved
             checkpoint = ckpt
         }
         try config.validateForTraining()
-        optimizerNotes = try config.resolveOptimizerKeys()
+        optimizerNotes = try config.resolveOptimizerKeys() + notes
         self.config = config
         Parallel.setThreads(config.int("threads"))
         let modelConfig = try config.modelConfig()
