@@ -62,8 +62,8 @@ extension Llama {
         for (l, b) in blocks.enumerated() {
             let a = rmsNorm(h, b.inputNorm, eps: eps)                            // [d]
             let q = linear(a, b.q), k = linear(a, b.k), v = linear(a, b.v)       // [d] each
-            rotateRow(q.pointer, into: q.pointer, position: p, heads: heads)
-            rotateRow(k.pointer, into: cache.keys[l].pointer + p * d, position: p, heads: heads)
+            rotaryRow(q.pointer, into: q.pointer, position: p, heads: heads, table: rotaryTable)
+            rotaryRow(k.pointer, into: cache.keys[l].pointer + p * d, position: p, heads: heads, table: rotaryTable)
             (cache.values[l].pointer + p * d).update(from: v.pointer, count: d)
             let att = Tensor(uninitializedShape: [d])                            // [d]
             attendOne(query: q.pointer, keys: cache.keys[l].pointer, values: cache.values[l].pointer,
@@ -91,36 +91,6 @@ extension Llama {
                         && cache.heads == config.numAttentionHeads
                         && cache.capacity <= config.maxPositionEmbeddings,
                      "KVCache of \(cache.layers) layers × \(cache.width) (\(cache.heads) heads, \(cache.capacity) positions) does not fit this model")
-    }
-
-    /// Rotary of one [heads·hd] row at `position`, the arithmetic of the `rotary` op
-    /// (pairs (x_i, x_{i+hd/2}) turned by position·θ^(−2i/hd)); `out` may equal `src`.
-    private func rotateRow(_ src: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
-                           position: Int, heads: Int) {
-        let hd = rotaryTable.headDim, half = hd / 2
-        rotaryTable.cos.withUnsafeBufferPointer { cosBuf in
-            rotaryTable.sin.withUnsafeBufferPointer { sinBuf in
-                let c = cosBuf.baseAddress! + position * half, s = sinBuf.baseAddress! + position * half
-                for h in 0..<heads {
-                    let a = src + h * hd, b = a + half
-                    let oa = out + h * hd, ob = oa + half
-                    var i = 0
-                    while i + 8 <= half {
-                        let x1 = load8(a + i), x2 = load8(b + i)
-                        let cv = load8(c + i), sv = load8(s + i)
-                        store8(x1 * cv - x2 * sv, oa + i)
-                        store8(x2 * cv + x1 * sv, ob + i)
-                        i += 8
-                    }
-                    while i < half {
-                        let x1 = a[i], x2 = b[i], cv = c[i], sv = s[i]
-                        oa[i] = x1 * cv - x2 * sv
-                        ob[i] = x2 * cv + x1 * sv
-                        i += 1
-                    }
-                }
-            }
-        }
     }
 
     /// Attention of one query row q [heads·hd] over rows 0..<n of the cached K and V
@@ -151,14 +121,6 @@ extension Llama {
             }
         }
     }
-}
-
-@inline(__always) private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-}
-
-@inline(__always) private func store8(_ x: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: x, as: SIMD8<Float>.self)
 }
 
 /// Generation over a sliding context window with one KVCache of `window` positions (see the

@@ -30,7 +30,8 @@ public enum MemoryKind: Int, CaseIterable, Sendable {
 
 /// Live bytes per kind and free bytes held by the pool at one moment.
 public struct PoolSnapshot: Sendable, Equatable {
-    public var live: [Int] = Array(repeating: 0, count: MemoryKind.allCases.count)
+    /// Live bytes by `MemoryKind.rawValue` (a fixed-size value: copying a snapshot allocates nothing).
+    public var live = SIMD8<Int>()
     public var free = 0
     /// In a peak snapshot: the most bytes the pool held (live + free) in the window, which
     /// can come after the live peak (an update's scratch of a size nothing freed); otherwise
@@ -39,7 +40,7 @@ public struct PoolSnapshot: Sendable, Equatable {
     public init() {}
     public subscript(kind: MemoryKind) -> Int { live[kind.rawValue] }
     /// Bytes handed out and not given back.
-    public var liveTotal: Int { live.reduce(0, +) }
+    public var liveTotal: Int { live.wrappedSum() }
     /// Bytes the pool has from the system (live + free).
     public var held: Int { liveTotal + free }
 }
@@ -127,13 +128,13 @@ public final class BufferPool: @unchecked Sendable {
         pthread_mutex_lock(&lock)
         let k = (kind ?? _defaultKind).rawValue
         now.live[k] += bytes
-        var c = classes[n] ?? SizeClass()
-        c.outstanding += 1
-        c.busiest = max(c.busiest, c.outstanding)
-        let reused = c.free.popLast()
+        // Mutated in place: no copy of the free list per call.
+        classes[n, default: SizeClass()].outstanding += 1
+        let out = classes[n]!.outstanding
+        if out > classes[n]!.busiest { classes[n]!.busiest = out }
+        let reused = classes[n]!.free.popLast()
         if reused != nil { now.free -= bytes } else { fresh += 1 }
         heldPeak = max(heldPeak, now.held)
-        classes[n] = c
         if now.liveTotal > atPeak.liveTotal { atPeak = now }
         pthread_mutex_unlock(&lock)
         return reused ?? BufferPool.allocate(bytes)
@@ -146,7 +147,7 @@ public final class BufferPool: @unchecked Sendable {
         now.live[(kind ?? _defaultKind).rawValue] -= bytes
         now.free += bytes
         classes[n, default: SizeClass()].outstanding -= 1
-        classes[n, default: SizeClass()].free.append(p)
+        classes[n]!.free.append(p)
         pthread_mutex_unlock(&lock)
     }
 

@@ -80,6 +80,16 @@ public func rotaryInPlace(_ x: Tensor, table: RotaryTable, batch: Int, seqLen: I
     return x
 }
 
+/// Rotates one row [heads·headDim] at `position` with the arithmetic of `rotary` (for
+/// KV-cached decoding, one token at a time); `out` may equal `src`.
+public func rotaryRow(_ src: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, position: Int,
+                      heads: Int, table: RotaryTable) {
+    precondition(position >= 0 && position < table.maxPositions,
+                 "rotaryRow: position \(position) outside the table's \(table.maxPositions) positions")
+    rotate(src, into: out, rows: 1, seqLen: 1, heads: heads, table: table, inverse: false, accumulate: false,
+           firstPosition: position)
+}
+
 /// x must be [batch·seqLen, heads·headDim] with seqLen within the table.
 private func checkRotaryShape(_ x: Tensor, table: RotaryTable, batch: Int, seqLen: Int, heads: Int) {
     let hd = table.headDim
@@ -92,7 +102,7 @@ private func checkRotaryShape(_ x: Tensor, table: RotaryTable, batch: Int, seqLe
 /// out (+)= R(±angle) · src for every row and head; `inverse` turns by −angle (Rᵀ).
 private func rotate(_ src: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
                     rows: Int, seqLen: Int, heads: Int, table: RotaryTable,
-                    inverse: Bool, accumulate: Bool) {
+                    inverse: Bool, accumulate: Bool, firstPosition: Int = 0) {
     let hd = table.headDim, half = hd / 2, width = heads * hd
     // Rᵀ is R with sin negated.
     let sign: Float = inverse ? -1 : 1
@@ -102,7 +112,7 @@ private func rotate(_ src: UnsafePointer<Float>, into out: UnsafeMutablePointer<
             let signV = SIMD8<Float>(repeating: sign)
             Parallel.forRanges(rows, grain: max(1, (1 << 15) / width)) { range in
                 for r in range {
-                    let t = r % seqLen
+                    let t = firstPosition + r % seqLen
                     let c = cosP + t * half, s = sinP + t * half
                     for h in 0..<heads {
                         let a = src + r * width + h * hd, b = a + half
