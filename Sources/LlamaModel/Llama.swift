@@ -88,41 +88,72 @@ public final class Llama {
                                   lossGradient: lossGradient)
     }
 
-    /// The final-norm output [N, d] that the head reads.
-    func hidden(tokens: [Int32], batch: Int, seqLen: Int) -> Tensor {
+    /// The final-norm output [N, d] that the head reads. A `perturbation` (zeroth-order
+    /// passes, no tape) replaces each trainable weight by θ + c·z as it is read.
+    func hidden(tokens: [Int32], batch: Int, seqLen: Int, perturbation: Perturbation? = nil) -> Tensor {
         precondition(tokens.count == batch * seqLen, "\(tokens.count) tokens for batch \(batch) × \(seqLen)")
         precondition(seqLen <= config.maxPositionEmbeddings, "sequence length \(seqLen) exceeds max_position_embeddings")
-        var h = embedding(tokens, embed)                                   // [N, d]
-        for b in blocks {
-            if activationCheckpointing {
-                h = Tape.checkpointed(inputs: [h], weights: b.weights) { [self] x in
-                    forward(b, x[0], batch: batch, seqLen: seqLen)
+        var h = perturbation?.rows(of: embed, ids: tokens) ?? embedding(tokens, embed)   // [N, d]
+        for (l, b) in blocks.enumerated() {
+            let adapters = self.adapters?.layers[l]
+            if let perturbation {
+                h = forward(b, h, batch: batch, seqLen: seqLen, adapters: adapters, weight: perturbation.read)
+            } else if activationCheckpointing {
+                let weights = b.weights + (adapters ?? []).flatMap(\.tensors)
+                h = Tape.checkpointed(inputs: [h], weights: weights) { [self] x in
+                    forward(b, x[0], batch: batch, seqLen: seqLen, adapters: adapters)
                 }
             } else {
-                h = forward(b, h, batch: batch, seqLen: seqLen)
+                h = forward(b, h, batch: batch, seqLen: seqLen, adapters: adapters)
             }
         }
-        return rmsNorm(h, finalNorm, eps: Float(config.rmsNormEps))
+        return rmsNorm(h, perturbation?.read(finalNorm) ?? finalNorm, eps: Float(config.rmsNormEps))
     }
 
     /// One decoder block: h + attention(norm(h)), then + MLP(norm(·)). [N, d] → [N, d].
     /// Rotary and the residual additions work in place on intermediates nothing else reads.
-    /// `keysAndValues` sees the rotated keys and the values [N, d] (a KV cache's prefill).
-    func forward(_ b: Block, _ h: Tensor, batch: Int, seqLen: Int,
+    /// `adapters` (this block's, see LlamaAdapters) adapt the MLP inputs/outputs or the
+    /// attention and MLP outputs; every weight is read through `weight` (the identity, or a
+    /// zeroth-order perturbation). `keysAndValues` sees the rotated keys and the values
+    /// [N, d] (a KV cache's prefill).
+    func forward(_ b: Block, _ h: Tensor, batch: Int, seqLen: Int, adapters: [TTAdapter]? = nil,
+                 weight: (Tensor) -> Tensor = { $0 },
                  keysAndValues: ((Tensor, Tensor) -> Void)? = nil) -> Tensor {
         let eps = Float(config.rmsNormEps), heads = config.numAttentionHeads
-        let a = rmsNorm(h, b.inputNorm, eps: eps)                           // [N, d]
-        let q = rotaryInPlace(linear(a, b.q), table: rotaryTable, batch: batch, seqLen: seqLen, heads: heads)
-        let k = rotaryInPlace(linear(a, b.k), table: rotaryTable, batch: batch, seqLen: seqLen, heads: heads)
-        let v = linear(a, b.v)
+        let houlsby = self.adapters?.config.placement == .houlsby
+        func adapted(_ x: Tensor, _ site: Int) -> Tensor {   // x + A(x), or x without adapters
+            guard let a = adapters?[site] else { return x }
+            return add(x, a(x, weight: weight))
+        }
+        let a = rmsNorm(h, weight(b.inputNorm), eps: eps)                   // [N, d]
+        let q = rotaryInPlace(linear(a, weight(b.q)), table: rotaryTable, batch: batch, seqLen: seqLen, heads: heads)
+        let k = rotaryInPlace(linear(a, weight(b.k)), table: rotaryTable, batch: batch, seqLen: seqLen, heads: heads)
+        let v = linear(a, weight(b.v))
         keysAndValues?(k, v)
         let att = causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)  // [N, d]
-        let h1 = addInPlace(linear(att, b.o), h)                            // h + o(att)
-        let m = rmsNorm(h1, b.postNorm, eps: eps)
-        let mlp = swiGLU(linear(m, b.gate), linear(m, b.up))                // [N, I]
-        return addInPlace(linear(mlp, b.down), h1)                          // h1 + down(mlp)
+        let o = linear(att, weight(b.o))
+        let h1 = addInPlace(houlsby ? adapted(o, 0) : o, h)                 // h + o(att)
+        let m = rmsNorm(h1, weight(b.postNorm), eps: eps)
+        let gateIn = houlsby ? m : adapted(m, 0), upIn = houlsby ? m : adapted(m, 1)
+        let mlp = swiGLU(linear(gateIn, weight(b.gate)), linear(upIn, weight(b.up)))   // [N, I]
+        let y = adapted(linear(mlp, weight(b.down)), houlsby ? 1 : 2)
+        return addInPlace(y, h1)                                            // h1 + down(mlp)
     }
 
-    /// Sets every parameter's gradient to zero.
-    public func zeroGrad() { for p in parameters { p.tensor.zeroGrad() } }
+    /// Sets every trainable parameter's gradient to zero.
+    public func zeroGrad() { for p in trainableParameters { p.tensor.zeroGrad() } }
+
+    /// Tensor-train adapters (AdaZeta), when attached; see `attachAdapters`.
+    public private(set) var adapters: LlamaAdapters?
+
+    /// What training updates: the adapters when attached, else every base parameter.
+    public var trainableParameters: [Parameter] { adapters?.parameters ?? parameters }
+
+    /// Attaches fresh adapters (per `config`, deterministic in `seed`) and freezes the base
+    /// model: from now on only the adapters require gradients.
+    public func attachAdapters(_ config: AdapterConfig, seed: UInt64) throws {
+        precondition(adapters == nil, "adapters are already attached")
+        adapters = try LlamaAdapters(model: self.config, config: config, seed: seed)
+        for p in parameters { p.tensor.requiresGrad = false; p.tensor.grad = nil }
+    }
 }

@@ -34,7 +34,7 @@ extension Llama {
         cache.count = 0
         var h = embedding(tokens, embed)                                        // [T, d]
         for (l, b) in blocks.enumerated() {  // the training block, keeping K (rotated) and V
-            h = forward(b, h, batch: 1, seqLen: n) { k, v in
+            h = forward(b, h, batch: 1, seqLen: n, adapters: adapters?.layers[l]) { k, v in
                 cache.keys[l].pointer.update(from: k.pointer, count: n * d)
                 cache.values[l].pointer.update(from: v.pointer, count: n * d)
             }
@@ -68,9 +68,14 @@ extension Llama {
             let att = Tensor(uninitializedShape: [d])                            // [d]
             attendOne(query: q.pointer, keys: cache.keys[l].pointer, values: cache.values[l].pointer,
                       positions: p + 1, cache: cache, out: att.pointer)
-            h = add(h, linear(att, b.o))
+            // The block's adapters (LlamaAdapters), as in forward(_:_:…): x + A(x) at each site.
+            let adapters = self.adapters?.layers[l], houlsby = self.adapters?.config.placement == .houlsby
+            func adapted(_ x: Tensor, _ site: Int) -> Tensor { adapters.map { add(x, $0[site](x)) } ?? x }
+            let o = linear(att, b.o)
+            h = add(h, houlsby ? adapted(o, 0) : o)
             let m = rmsNorm(h, b.postNorm, eps: eps)
-            h = add(h, linear(swiGLU(linear(m, b.gate), linear(m, b.up)), b.down))  // [d]
+            let gateIn = houlsby ? m : adapted(m, 0), upIn = houlsby ? m : adapted(m, 1)
+            h = add(h, adapted(linear(swiGLU(linear(gateIn, b.gate), linear(upIn, b.up)), b.down), houlsby ? 1 : 2))  // [d]
         }
         cache.count = p + 1
         return headLogits(h)

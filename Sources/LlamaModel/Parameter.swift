@@ -9,12 +9,13 @@ public enum ParameterRole: String, Sendable, CaseIterable {
     case attentionQuery, attentionKey, attentionValue, attentionOutput   // self_attn.{q,k,v,o}_proj [d, d]
     case mlpGate, mlpUp, mlpDown  // mlp.{gate,up}_proj [I, d], mlp.down_proj [d, I]
     case head           // lm_head.weight                 [V, d]
+    case adapter        // model.layers.*.<site>.adapter.{down,up}.{core*,bias}: TT adapter cores and biases
 
     /// True for the 2-D projection matrices of attention and MLP (GaLore's "attn"/"mlp" modules).
     public var isBlockMatrix: Bool {
         switch self {
         case .attentionQuery, .attentionKey, .attentionValue, .attentionOutput, .mlpGate, .mlpUp, .mlpDown: return true
-        case .embedding, .norm, .head: return false
+        case .embedding, .norm, .head, .adapter: return false
         }
     }
 }

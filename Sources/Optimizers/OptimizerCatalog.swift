@@ -20,6 +20,8 @@ public enum OptimizerCatalog {
         RACS.descriptor,
         Alice.descriptor,
         Alice.zeroDescriptor,
+        MeZO.descriptor,
+        AdaZeta.descriptor,
     ]
 
     public static var names: [String] { all.map(\.name) }

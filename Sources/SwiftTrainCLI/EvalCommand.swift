@@ -2,6 +2,7 @@
 // val.bin, over the same deterministic batches the trainer's evaluations use.
 import ArgumentParser
 import Foundation
+import LlamaModel
 import Tensors
 import TextData
 import Training
@@ -52,12 +53,13 @@ struct EvalCommand: ParsableCommand {
                     || batch.targets.contains(where: { Int($0) >= model.config.vocabSize }) {
                     throw ConfigError("\(shard.path) holds token ids ≥ the model's vocab_size \(model.config.vocabSize); it was made with another tokenizer")
                 }
-                total += Double(model.loss(tokens: batch.inputs, targets: batch.targets, batch: b, seqLen: t).scalar)
+                total += try model.forwardLoss(tokens: batch.inputs, targets: batch.targets, batch: b, seqLen: t)
             }
             let loss = total / Double(n)
-            print("checkpoint: \(dir.path)")
+            print("checkpoint: \(dir.path)\(model.adapters.map { " (with \($0.parameters.count) adapter tensors, \($0.parameterCount) values)" } ?? "")")
             print(String(format: "val loss %.4f, val ppl %.2f (%d batches of %d×%d tokens)", loss, Foundation.exp(loss), n, b, t))
         } catch let e as ConfigError { throw CLIError(e.description) }
         catch let e as TextDataError { throw CLIError(e.description) }
+        catch let e as ForwardOnlyError { throw CLIError(e.description) }
     }
 }

@@ -30,11 +30,13 @@ public enum GaussianFill {
     }
 
     /// Fills `out` with elements `offset ..< offset + out.count` of the stream (seed, key),
-    /// each times `std`, split over the threads. The values do not depend on the split.
+    /// each times `std`, split over the threads (unless `threaded` is false: a caller that is
+    /// already one part of a parallel loop). The values do not depend on the split.
     public static func fill(_ out: UnsafeMutableBufferPointer<Float>, seed: UInt64, key: UInt64,
-                            offset: Int = 0, std: Float = 1) {
+                            offset: Int = 0, std: Float = 1, threaded: Bool = true) {
         guard let start = out.baseAddress, !out.isEmpty else { return }
         let b = base(seed: seed, key: key)
+        if !threaded { return fillRange(start, 0..<out.count, offset: offset, base: b, std: std) }
         let p = SendablePointer(start)
         Parallel.forRanges(out.count, grain: 1 << 13) { r in
             fillRange(p.p, r, offset: offset, base: b, std: std)

@@ -26,6 +26,19 @@ public struct TrainerState: Codable, Equatable {
     public var threads: Int
     /// The data the run trained on (TrainingData.fingerprint); absent in older checkpoints.
     public var dataFingerprint: String?
+    /// Zeroth-order runs: the query schedule's position and constants (absent otherwise).
+    public var zerothOrder: ZerothOrderProgress?
+}
+
+/// Where a zeroth-order run is: queries and forward passes so far and, for AdaZeta's
+/// adaptive schedule, the epoch and the constants it was resolved with (so a resume with a
+/// new --steps keeps the same β and the curve stays the same).
+public struct ZerothOrderProgress: Codable, Equatable {
+    public var queries: Int
+    public var forwardPasses: Int
+    public var epoch: Int?
+    public var epochSteps: Int?
+    public var beta: Double?
 }
 
 public enum Checkpoint {
@@ -49,6 +62,7 @@ public enum Checkpoint {
             try SafeTensors.write(model.parameters.map { ($0.name, $0.tensor) },
                                   metadata: ["format": "pt"], to: tmp.appendingPathComponent("model.safetensors"))
             try AtomicFile.write(try model.config.huggingFaceJSONData(), to: tmp.appendingPathComponent("config.json").path)
+            if let adapters = model.adapters { try writeAdapters(adapters, to: tmp.appendingPathComponent(adapterFile)) }
             try writeOptimizerState(optimizer, to: tmp.appendingPathComponent("optimizer.safetensors"))
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -215,7 +229,8 @@ public enum Checkpoint {
 }
 
 extension Checkpoint {
-    /// The model of checkpoint `dir`: its config.json and model.safetensors.
+    /// The model of checkpoint `dir`: its config.json and model.safetensors, with the
+    /// adapters of adapters.safetensors attached when the checkpoint has them.
     public static func loadModel(_ dir: URL) throws -> Llama {
         let config: LlamaConfig
         do { config = try LlamaConfig(contentsOf: dir.appendingPathComponent("config.json")) } catch let e as ModelConfigError {
@@ -223,6 +238,7 @@ extension Checkpoint {
         }
         let model = Llama(config: config, seed: 0)
         try loadWeights(dir.appendingPathComponent("model.safetensors"), into: model)
+        try loadAdaptersIfPresent(dir, into: model)
         return model
     }
 }

@@ -2,6 +2,7 @@
 // config and, in kebab-case, a flag of `swift-train train`; the table gives its type,
 // default and help, so the JSON reader, the flag parser and `--help` cannot disagree. The
 // optimizer keys come from the optimizers' descriptors (OptimizerCatalog).
+import LlamaModel
 import Optimizers
 
 /// The type of a run setting's value.
@@ -112,6 +113,15 @@ public enum ConfigKeys {
         // Memory levers (each leaves the loss curve bit-identical).
         ConfigKey("per_layer_update", .bool, .bool(false), resumable: true, "update each weight as soon as backward completes its gradient, then free that gradient (gradient memory of one layer; needs grad_clip 0 and grad_accum 1)"),
         ConfigKey("activation_checkpointing", .bool, .bool(false), resumable: true, "keep only each block's input in forward and recompute the block during backward (less activation memory, about one more forward pass of time)"),
+        // Tensor-train adapters (AdaZeta; any optimizer can train them).
+        ConfigKey("adapters", .choice(["auto", "none", "tt"]), .string("auto"), "tt: freeze the base model and train tensor-train adapters only (saved as adapters.safetensors); none: train every weight; auto: tt for adazeta, none otherwise"),
+        ConfigKey("adapter_rank", .int, .int(5), min: 1, "TT rank r of the adapters' cores"),
+        ConfigKey("adapter_bottleneck", .int, .int(64), min: 2, "adapter bottleneck width b (d → b → d)"),
+        ConfigKey("adapter_activation", .choice(AdapterActivation.allCases.map(\.rawValue)), .string("relu"), "activation between the adapter's down and up maps"),
+        ConfigKey("adapter_placement", .choice(AdapterPlacement.allCases.map(\.rawValue)), .string("mlp3"), "mlp3: on the inputs of gate_proj and up_proj and the output of down_proj (the reference LLaMA code); houlsby: on the attention output and the MLP output"),
+        ConfigKey("adapter_init", .choice(AdapterInit.allCases.map(\.rawValue)), .string("reference"), "reference: the reference's TT init (the adapted model starts near, not at, the base); identity: the last up core and up bias zero, so it starts equal to the base model"),
+        ConfigKey("adapter_model_modes", .string, .string(""), "TT modes of the hidden size, e.g. \"16,16,16\" (default: three near-equal factors of hidden_size)"),
+        ConfigKey("adapter_bottleneck_modes", .string, .string(""), "TT modes of the bottleneck, e.g. \"4,4,4\" (default: three near-equal factors of adapter_bottleneck)"),
         // Evaluation, logging, checkpoints.
         ConfigKey("eval_every", .int, .int(0), min: 0, resumable: true, "validation every N steps and at the end (0 = only at the end when eval_batches > 0)"),
         ConfigKey("eval_batches", .int, .int(8), min: 0, resumable: true, "validation batches per evaluation"),

@@ -40,9 +40,10 @@ public enum MemoryReport {
         _ = try config.resolveOptimizerKeys()
         let mc = try config.modelConfig()
         let model = Llama(config: mc) { shape, _ in Tensor(uninitializedShape: shape) }
+        if let adapters = try config.adapterConfig() { try model.attachAdapters(adapters, seed: 0) }
         let settings = config.optimizerSettings
         do {
-            return try OptimizerCatalog.make(settings, model: ModelDescription(mc), parameters: model.parameters,
+            return try OptimizerCatalog.make(settings, model: ModelDescription(mc), parameters: model.trainableParameters,
                                              materialized: false).stateBytes
         } catch let e as OptimizerError {
             throw ConfigError("optimizer \(settings.name): \(e.description)")
@@ -64,15 +65,8 @@ public enum MemoryReport {
         BufferPool.shared.releaseFree()
         let model = Llama(config: mc, seed: 0)
         model.activationCheckpointing = config.bool("activation_checkpointing")
-        let optimizer: Optimizer
-        do {
-            optimizer = try OptimizerCatalog.make(config.optimizerSettings, model: ModelDescription(mc), parameters: model.parameters)
-        } catch let e as OptimizerError {
-            throw ConfigError("optimizer \(config.string("optimizer")): \(e.description)")
-        }
-        let stepper = TrainingStep(model: model, optimizer: optimizer, batchSize: batch, seqLen: seqLen, gradAccum: 1,
-                                   gradClip: config.bool("per_layer_update") ? 0 : config.double("grad_clip"),
-                                   seed: 0, perLayerUpdate: config.bool("per_layer_update"))
+        let stepper = try Trainer.makeStepper(config, model: model, batchSize: batch, seqLen: seqLen, gradAccum: 1,
+                                              trainTokens: batch * seqLen * max(1, config.steps))
         var rng = RandomGenerator(seed: 11).derived(stream: 0x3E3)
         let tokens = (0..<(batch * seqLen + 1)).map { _ in Int32(rng.int(below: mc.vocabSize)) }
         var training = PoolSnapshot(), update = PoolSnapshot(), mostHeld = 0

@@ -69,10 +69,9 @@ public enum StepBenchmark {
         try config.validateSize(mc)
         let model = Llama(config: mc, seed: config.seed)
         model.activationCheckpointing = config.bool("activation_checkpointing")
-        let optimizer = try Trainer.makeOptimizer(config, model: model)
-        let stepper = TrainingStep(model: model, optimizer: optimizer, batchSize: b, seqLen: t, gradAccum: accum,
-                                   gradClip: config.double("grad_clip"), seed: config.seed,
-                                   perLayerUpdate: config.bool("per_layer_update"))
+        _ = try config.validateZerothOrder()
+        let stepper = try Trainer.makeStepper(config, model: model, batchSize: b, seqLen: t, gradAccum: accum,
+                                              trainTokens: b * t * max(1, config.steps))
         let sgemm = SgemmBenchmark.run(sizes: [1024], settings: sgemmSettings)[0].gflops
 
         var rng = RandomGenerator(seed: config.seed).derived(stream: 0xBE4C)
@@ -108,7 +107,7 @@ public enum StepBenchmark {
         }
         if let e = failure as? OptimizerError { throw ConfigError(e.description) } else if let e = failure { throw e }
         let f = flops(model: mc, batch: b, seqLen: t, gradAccum: accum)
-        return StepFigure(threads: Parallel.threads, parameters: mc.parameterCount, optimizer: optimizer.name,
+        return StepFigure(threads: Parallel.threads, parameters: mc.parameterCount, optimizer: stepper.optimizer.name,
                           batch: b, seqLen: t, gradAccum: accum, stepSeconds: total.median,
                           forwardSeconds: phases.map(\.forward).median, backwardSeconds: phases.map(\.backward).median,
                           gradNormSeconds: phases.map(\.norm).median, optimizerSeconds: phases.map(\.update).median,

@@ -50,7 +50,7 @@ public final class Trainer {
             checkpoint = ckpt
         }
         try config.validateForTraining()
-        optimizerNotes = try config.resolveOptimizerKeys() + notes
+        optimizerNotes = try config.resolveOptimizerKeys() + config.validateZerothOrder() + notes
         self.config = config
         Parallel.setThreads(config.int("threads"))
         let modelConfig = try config.modelConfig()
@@ -61,16 +61,18 @@ public final class Trainer {
                                 model: modelConfig)
         model = Llama(config: modelConfig, seed: config.seed)
         model.activationCheckpointing = config.bool("activation_checkpointing")
-        optimizer = try Trainer.makeOptimizer(config, model: model)
-        stepper = TrainingStep(model: model, optimizer: optimizer, batchSize: config.batchSize, seqLen: config.seqLen,
-                               gradAccum: config.gradAccum, gradClip: config.double("grad_clip"), seed: config.seed,
-                               perLayerUpdate: config.bool("per_layer_update"))
+        stepper = try Trainer.makeStepper(config, model: model, batchSize: config.batchSize, seqLen: config.seqLen,
+                                          gradAccum: config.gradAccum, trainTokens: data.train.tokenCount,
+                                          saved: resumeState?.zerothOrder)
+        optimizer = stepper.optimizer
+        let querySchedule = stepper.querySchedule
         schedule = LRSchedule(peak: config.double("lr"), shape: LRSchedule.Shape(rawValue: config.string("schedule")) ?? .cosine,
                               warmupSteps: config.int("warmup_steps"), totalSteps: config.steps,
                               minRatio: config.double("min_lr_ratio"))
         progress = Progress(total: config.steps)
         if let saved = resumeState, let ckpt = checkpoint {
             try Checkpoint.loadWeights(ckpt.appendingPathComponent("model.safetensors"), into: model)
+            if model.adapters != nil { try Checkpoint.loadAdapters(ckpt.appendingPathComponent(Checkpoint.adapterFile), into: model) }
             if let was = saved.dataFingerprint, was != data.fingerprint {
                 throw ConfigError("the data folder \(data.folder.path) is not the data this run trained on (checkpoint: \(was); now: \(data.fingerprint)); it was re-prepared or replaced. Resume with the original data, or start a new run (--init-from \(ckpt.appendingPathComponent("model.safetensors").path) keeps the weights)")
             }
@@ -87,6 +89,10 @@ public final class Trainer {
                                  optimizer: optimizer.name, optimizerScalars: [:], runConfig: config.json,
                                  elapsedSeconds: 0, threads: Parallel.threads, dataFingerprint: data.fingerprint)
         }
+        if optimizer.zerothOrder != nil && state.zerothOrder == nil {
+            state.zerothOrder = ZerothOrderProgress(queries: 0, forwardPasses: 0, epoch: querySchedule.map { _ in 0 },
+                                                    epochSteps: querySchedule?.epochSteps, beta: querySchedule?.beta)
+        }
         metrics = try MetricsLog(url: outURL.appendingPathComponent("metrics.jsonl"),
                                  keepThrough: resumeState.map { $0.step })
     }
@@ -95,7 +101,7 @@ public final class Trainer {
     static func makeOptimizer(_ config: RunConfig, model: Llama) throws -> Optimizer {
         let settings = config.optimizerSettings
         do {
-            return try OptimizerCatalog.make(settings, model: ModelDescription(model.config), parameters: model.parameters)
+            return try OptimizerCatalog.make(settings, model: ModelDescription(model.config), parameters: model.trainableParameters)
         } catch let e as OptimizerError {
             throw ConfigError("optimizer \(settings.name): \(e.description)")
         }
@@ -141,6 +147,12 @@ public final class Trainer {
         }
         state.step = s
         state.nextBatch += config.gradAccum
+        if report.queries > 0, var zo = state.zerothOrder {
+            zo.queries += report.queries
+            zo.forwardPasses += 2 * report.queries
+            zo.epoch = stepper.querySchedule?.epoch(completedSteps: s)
+            state.zerothOrder = zo
+        }
         state.tokensSeen += tokensPerStep
         BufferPool.shared.endEpoch()  // give back what this step no longer needs
         return report
@@ -155,7 +167,7 @@ public final class Trainer {
         var total = 0.0
         for k in 0..<n {
             let b = val.batch(k)
-            total += Double(model.loss(tokens: b.inputs, targets: b.targets, batch: config.batchSize, seqLen: config.seqLen).scalar)
+            total += (try? model.forwardLoss(tokens: b.inputs, targets: b.targets, batch: config.batchSize, seqLen: config.seqLen)) ?? .nan
         }
         BufferPool.shared.endEpoch()
         return total / Double(n)
@@ -222,7 +234,7 @@ public final class Trainer {
             let bad: String? = skipped
                 ? "the gradient is not finite (first at \(report.firstNonFinite ?? "?"), loss \(loss)); the update was skipped"
                 : !loss.isFinite ? "the loss is not finite"
-                : norm == 0 ? String(format: "the gradient is exactly zero (loss %.4f, ln V = %.4f): the model has collapsed to a constant prediction", loss, Foundation.log(Double(model.config.vocabSize)))
+                : norm == 0 && report.projectedGradient == nil ? String(format: "the gradient is exactly zero (loss %.4f, ln V = %.4f): the model has collapsed to a constant prediction", loss, Foundation.log(Double(model.config.vocabSize)))
                 : nil
             if let bad {
                 if badSteps == 0 { firstBad = s }
@@ -251,8 +263,8 @@ public final class Trainer {
             }
             if account.accountedBytes > largest.accountedBytes { largest = account }
             if logged {
-                try log([("step", .int(s)), ("loss", .double(loss)), ("lr", .double(lr)),
-                               ("grad_norm", .double(norm)), ("tokens_per_s", .double(tps)),
+                try log([("step", .int(s)), ("loss", .double(loss)), ("lr", .double(lr))] + gradientFields(report) +
+                              [("tokens_per_s", .double(tps)),
                                ("step_ms", .double(stepSeconds * 1000)),
                                ("opt_state_bytes", .int(optimizer.stateBytes))] + account.metricFields +
                               [("optimizer_ms", .double(windowOptimizerSeconds * 1000)),

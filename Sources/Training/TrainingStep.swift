@@ -26,6 +26,9 @@ public struct StepReport {
     public var optimizerMetrics: [(String, Double)] = []
     /// The rules' events of this step (a failed SVD, a skipped non-finite gradient).
     public var optimizerEvents: [String] = []
+    /// Zeroth-order steps: the mean projected gradient p̂ of the step's queries, and Q.
+    public var projectedGradient: Double?
+    public var queries = 0
     /// The buffer pool at the step's peak of live bytes (by kind; the larger of the two phases
     /// below) with the most bytes it held during the step as `peakHeld`.
     public var memory = PoolSnapshot()
@@ -47,9 +50,15 @@ public struct TrainingStep {
     /// Update each weight during backward as soon as its gradient is complete (needs
     /// gradAccum 1 and gradClip 0; the run config checks that).
     public let perLayerUpdate: Bool
+    /// The query schedule of an adaptive zeroth-order optimizer (AdaZeta), resolved by the trainer.
+    public let querySchedule: QuerySchedule?
 
     public init(model: Llama, optimizer: Optimizer, batchSize: Int, seqLen: Int, gradAccum: Int, gradClip: Double, seed: UInt64,
-                perLayerUpdate: Bool = false) {
+                perLayerUpdate: Bool = false, querySchedule: QuerySchedule? = nil) {
+        if case .adaptive = optimizer.zerothOrder?.queries {
+            precondition(querySchedule != nil, "an adaptive zeroth-order optimizer needs its query schedule")
+        }
+        self.querySchedule = querySchedule
         precondition(!perLayerUpdate || (gradAccum == 1 && gradClip == 0), "per-layer update needs grad_accum 1 and grad_clip 0")
         self.perLayerUpdate = perLayerUpdate
         self.model = model
@@ -65,11 +74,14 @@ public struct TrainingStep {
     /// Throws when the optimizer fails (the error names the step and parameter).
     public func run(step: Int, lr: Double, batch: (Int) -> (inputs: [Int32], targets: [Int32])) throws -> StepReport {
         BufferPool.shared.resetPeak()
+        if let zo = optimizer.zerothOrder {
+            return try runZerothOrder(zo, queries: queries(step: step), step: step, lr: lr, batch: batch(0))
+        }
         if perLayerUpdate { return try runPerLayer(step: step, lr: lr, batch: batch(0)) }
         let start = BenchClock.now()
         // Every gradient exists (zeroed) before forward, so each step, the first included,
         // holds the same buffers; a missing one is made here rather than mid-backward.
-        for p in model.parameters { if p.tensor.grad == nil { p.tensor.ensureGrad() } else { p.tensor.zeroGrad() } }
+        for p in model.trainableParameters { if p.tensor.grad == nil { p.tensor.ensureGrad() } else { p.tensor.zeroGrad() } }
         var lossSum = 0.0, fw = 0.0, bw = 0.0
         let lossSeed = Tensor(shape: [], values: [1 / Float(gradAccum)])
         for micro in 0..<gradAccum {
@@ -86,9 +98,9 @@ public struct TrainingStep {
             bw += t2 - t1
         }
         let t3 = BenchClock.now()
-        let norm = GradientClipping.globalNorm(model.parameters)
+        let norm = GradientClipping.globalNorm(model.trainableParameters)
         let skipped = !norm.isFinite
-        if !skipped && gradClip > 0 { GradientClipping.clip(model.parameters, maxNorm: gradClip, norm: norm) }
+        if !skipped && gradClip > 0 { GradientClipping.clip(model.trainableParameters, maxNorm: gradClip, norm: norm) }
         let t4 = BenchClock.now()
         let trainingPeak = BufferPool.shared.peakSnapshot
         BufferPool.shared.resetPeak()
@@ -101,7 +113,7 @@ public struct TrainingStep {
         let t5 = BenchClock.now()
         var r = StepReport(loss: lossSum / Double(gradAccum), gradNorm: norm, skipped: skipped)
         if skipped {
-            r.firstNonFinite = model.parameters.first { !($0.tensor.grad?.sumOfSquares().isFinite ?? true) }?.name
+            r.firstNonFinite = model.trainableParameters.first { !($0.tensor.grad?.sumOfSquares().isFinite ?? true) }?.name
         }
         r.forwardSeconds = fw
         r.backwardSeconds = bw
@@ -117,19 +129,29 @@ public struct TrainingStep {
         return r
     }
 
+    /// Queries of zeroth-order step `step`: the fixed n, or the adaptive schedule's Q (0 for
+    /// a gradient optimizer).
+    public func queries(step: Int) -> Int {
+        switch optimizer.zerothOrder?.queries {
+        case .fixed(let n): return n
+        case .adaptive: return querySchedule!.queries(step: step)
+        case nil: return 0
+        }
+    }
+
     /// One step with the update inside backward: the gradient of each weight is checked,
     /// used and released as soon as backward completes it. The global norm is reported
     /// (summed in parameter order, as `GradientClipping.globalNorm`), never applied.
     func runPerLayer(step: Int, lr: Double, batch b: (inputs: [Int32], targets: [Int32])) throws -> StepReport {
         let start = BenchClock.now()
-        for p in model.parameters { p.tensor.grad = nil }
+        for p in model.trainableParameters { p.tensor.grad = nil }
         let lossSeed = Tensor(shape: [], values: [1])
         let (loss, tape) = Tape.record {
             model.loss(tokens: b.inputs, targets: b.targets, batch: batchSize, seqLen: seqLen, lossGradient: 1)
         }
         let t1 = BenchClock.now()
         optimizer.beginStep()
-        var squares = [Double](repeating: 0, count: model.parameters.count)
+        var squares = [Double](repeating: 0, count: model.trainableParameters.count)
         var failure: Error?
         var updateSeconds = 0.0
         tape.backward(from: loss, seed: lossSeed) { w in

@@ -22,7 +22,7 @@ final class OptimizersCommandTests: XCTestCase {
         let help = try CLIRunner.run(["train", "--help"])
         XCTAssertEqual(help.status, 0, help.err)
         let names = list.out.split(separator: "\n").filter { !$0.hasPrefix(" ") && $0.contains(":") }.map { String($0.split(separator: ":")[0]) }
-        XCTAssertEqual(names.count, 15, list.out)
+        XCTAssertEqual(names.count, 17, list.out)
         let flags = Set(list.out.split(separator: "\n").compactMap { line -> String? in
             let t = line.trimmingCharacters(in: .whitespaces)
             return t.hasPrefix("--") ? String(t.split(separator: " ")[0]) : nil

@@ -17,6 +17,20 @@ func crossEntropyChunkRows(rows n: Int, vocab v: Int) -> Int { max(1, min(n, (1 
 /// x [N, d], W [V, d] (the head, [out, in]), targets N ids in 0..<V → a 0-d tensor.
 /// `lossGradient`: the seed backward will use (checked there), enabling the eager head backward.
 public func linearCrossEntropy(_ x: Tensor, _ w: Tensor, targets: [Int32], lossGradient: Float? = nil) -> Tensor {
+    var mean = 0.0
+    return linearCrossEntropy(x, w, targets: targets, lossGradient: lossGradient, mean: &mean)
+}
+
+/// The same mean cross-entropy as a Double, summed over rows in Double and never rounded to
+/// Float (forward only: nothing is recorded, one [chunk, V] buffer is live). Zeroth-order
+/// estimates difference two such losses.
+public func linearCrossEntropyMean(_ x: Tensor, _ w: Tensor, targets: [Int32]) -> Double {
+    var mean = 0.0
+    _ = Tape.withoutRecording { linearCrossEntropy(x, w, targets: targets, lossGradient: nil, mean: &mean) }
+    return mean
+}
+
+private func linearCrossEntropy(_ x: Tensor, _ w: Tensor, targets: [Int32], lossGradient: Float?, mean: inout Double) -> Tensor {
     precondition(w.shape.count == 2, "linearCrossEntropy: weight must be [V, d], got \(w.shape)")
     let v = w.shape[0], d = w.shape[1], n = x.rows
     precondition(x.lastDim == d, "linearCrossEntropy: input \(x.shape) does not end in \(d)")
@@ -55,7 +69,8 @@ public func linearCrossEntropy(_ x: Tensor, _ w: Tensor, targets: [Int32], lossG
     var total = 0.0
     for l in rowLoss { total += l }
     let y = Tensor(uninitializedShape: [])
-    y.pointer[0] = Float(total / Double(n))
+    mean = total / Double(n)
+    y.pointer[0] = Float(mean)
     guard record else { return y }
     y.requiresGrad = true
     if let g = eager {
