@@ -16,6 +16,26 @@ final class BadInputTests: XCTestCase {
         let evalHuge = try CLIRunner.run(["eval", "--checkpoint", "run", "--batch-size", "1000000000000"], in: dir)
         XCTAssertEqual(evalHuge.status, 1)
         XCTAssertTrue(evalHuge.err.contains("--batch-size") && evalHuge.err.contains("GiB"), evalHuge.err)
+        // A val shard whose ids (targets included) reach past the model's vocabulary of 320.
+        let foreign = dir.appendingPathComponent("foreign")
+        try FileManager.default.createDirectory(at: foreign, withIntermediateDirectories: true)
+        var shard = Data(count: 1024)
+        let ids: [UInt16] = (0..<200).map { $0 == 150 ? 4000 : UInt16($0 % 300) }
+        shard.withUnsafeMutableBytes { h in
+            let p = h.bindMemory(to: Int32.self)
+            p[0] = 20240520; p[1] = 1; p[2] = Int32(ids.count)
+        }
+        for t in ids { withUnsafeBytes(of: t.littleEndian) { shard.append(contentsOf: $0) } }
+        try shard.write(to: foreign.appendingPathComponent("val.bin"))
+        let evalForeign = try CLIRunner.run(["eval", "--checkpoint", "run", "--data", "foreign", "--batch-size", "1",
+                                             "--seq-len", "16", "--batches", "12"], in: dir)
+        XCTAssertTrue(evalForeign.exited, evalForeign.err)
+        XCTAssertEqual(evalForeign.status, 1)
+        XCTAssertTrue(evalForeign.err.contains("val.bin") && evalForeign.err.contains("vocab_size 320"), evalForeign.err)
+        // Another optimizer on resume is refused naming both.
+        let other = try CLIRunner.run(["train", "--resume", "run", "--steps", "5", "--optimizer", "lion"], in: dir)
+        XCTAssertTrue(other.exited && other.status == 1, other.err)
+        XCTAssertTrue(other.err.contains("optimizer"), other.err)
         let below = try CLIRunner.run(["train", "--resume", "run", "--steps", "2"], in: dir)
         XCTAssertEqual(below.status, 1)
         XCTAssertTrue(below.err.contains("--steps 2 is below the checkpoint's step 3"), below.err)
@@ -52,6 +72,12 @@ final class BadInputTests: XCTestCase {
             (["train", "--config", tiny, "--batch-size", "1000000000000", "--out", out], ["GiB", "batch_size"]),
             (["train", "--config", tiny, "--batch-size", "9000000000000000", "--grad-accum", "4000", "--seq-len", "16", "--out", out], ["64-bit"]),
             (["train", "--config", tiny, "--config", tiny], ["--config is given 2 times"]),
+            (["train", "--config", tiny, "--threads", "1000", "--out", out], ["--threads", "cores"]),
+            (["train", "--config", tiny, "--eps", "1e-50", "--out", out], ["--eps"]),
+            (["train", "--config", tiny, "--lr", "1e308", "--out", out], ["--lr"]),
+            (["train", "--config", tiny, "--optimizer", "mezo", "--zo-eps", "1e-50", "--out", out], ["--zo-eps"]),
+            (["train", "--model", #"{"vocab_size": 32000, "hidden_size": 65536, "intermediate_size": 262144, "num_hidden_layers": 64, "num_attention_heads": 64}"#,
+              "--data", "x", "--out", out], ["GiB", "the machine has"]),
             (["train", "--config", tiny, "--out", ""], ["--out is empty"]),
             (["train", "--model", try model(#", "rope_scaling": {"type": "linear", "factor": 2.0}"#), "--data", "x", "--out", out], ["rope_scaling"]),
             (["train", "--model", try model(#", "attention_bias": true"#), "--data", "x", "--out", out], ["attention_bias"]),
