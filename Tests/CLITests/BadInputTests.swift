@@ -81,6 +81,7 @@ final class BadInputTests: XCTestCase {
             (["train", "--config", tiny, "--out", ""], ["--out is empty"]),
             (["train", "--model", try model(#", "rope_scaling": {"type": "linear", "factor": 2.0}"#), "--data", "x", "--out", out], ["rope_scaling"]),
             (["train", "--model", try model(#", "attention_bias": true"#), "--data", "x", "--out", out], ["attention_bias"]),
+            (["train", "--model", try model(#", "mlp_bias": true"#), "--data", "x", "--out", out], ["mlp_bias"]),
             (["train", "--model", try nullVocab(), "--data", "x", "--out", out], ["null \"vocab_size\""]),
             (["train", "--config", tiny, "--per-layer-update", "--out", out], ["per_layer_update", "grad_clip"]),
             (["sample", "--checkpoint", out, "--temperature", "nan"], ["--temperature", "finite"]),
