@@ -142,16 +142,21 @@ public enum MemoryReport {
     }
 
     /// Every figure for `config` (its optimizer, model and memory levers) at B×T. Without
-    /// `measureStep`, gradients are the parameters' size and the measured parts are 0.
+    /// `measureStep`, gradients are the trainable parameters' size (0 for a zeroth-order
+    /// optimizer) and the measured parts are 0.
     public static func figures(_ config: RunConfig, batch: Int, seqLen: Int, measureStep: Bool = true) throws -> MemoryFigures {
         let mc = try config.modelConfig()
         var f = MemoryFigures(optimizer: config.string("optimizer"))
-        f.parameterBytes = mc.parameterCount * 4
-        f.gradientBytes = f.parameterBytes
+        // Adapters (when the run attaches them) are parameters too, and then the only ones
+        // with gradients; a zeroth-order optimizer keeps no gradient at all.
+        let adapterBytes = try config.adapterConfig().map { try LlamaAdapters(model: mc, config: $0, seed: 0).parameterCount * 4 } ?? 0
+        let trainableBytes = adapterBytes > 0 ? adapterBytes : mc.parameterCount * 4
+        f.parameterBytes = mc.parameterCount * 4 + adapterBytes
+        f.gradientBytes = config.isZerothOrder ? 0 : trainableBytes
         f.optimizerStateBytes = try optimizerStateBytes(config)
         if measureStep {
             let s = try stepBytes(config, batch: batch, seqLen: seqLen)
-            f.gradientBytes = config.bool("per_layer_update") ? s.gradients : f.parameterBytes
+            if config.bool("per_layer_update") && !config.isZerothOrder { f.gradientBytes = s.gradients }
             f.activationBytes = s.activations
             f.optimizerWorkBytes = s.optimizerWork
             f.poolFreeBytes = s.poolFree
