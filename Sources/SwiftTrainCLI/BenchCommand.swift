@@ -19,6 +19,8 @@ struct BenchCommand: ParsableCommand {
     var threads: Int?
     @Option(help: "Run config (JSON): time complete training steps of its model, batch, grad_accum and optimizer on random tokens (no data folder needed).")
     var config: String?
+    @Option(help: "With --config: time this optimizer instead of the config's (its own keys at their defaults; keys of the file's optimizer it does not read are left out).")
+    var optimizer: String?
     @Flag(help: "Few repetitions (for tests and smoke runs; figures are noisier).")
     var quick = false
 
@@ -40,9 +42,8 @@ struct BenchCommand: ParsableCommand {
       gflops               matmul FLOPs of forward+backward per second;
       forward_gflops       of forward. linear: 2·N·in·out forward, 3× that
                            forward+backward. attention: 2 products (Q·Kᵀ,
-                           P·V) forward, 4 backward, each 2·B·H·T²·hd over
-                           the FULL T×T square (the causal kernel skips the
-                           blocks above the diagonal: ~5/8 of that work)
+                           P·V) forward, 4 backward, each 2·B·H·hd·T(T+1)/2,
+                           the causal half the kernel computes
       gbps, forward_gbps   nominal bytes read + written (each tensor once per
                            pass, 4 bytes a float) per second; rmsnorm,
                            swiglu, silu, rotary, embedding, cross_entropy,
@@ -50,15 +51,21 @@ struct BenchCommand: ParsableCommand {
 
     With --config FILE: complete training steps (zeroGrad, grad_accum
     micro-batches of forward and backward, grad norm and clip, optimizer
-    step) on random tokens. Fields: tokens_per_s, step_ms, model_gflops =
-    (6·parameters·tokens + attention) / step time, where parameters
-    include the embedding table (its lookup does no matmul, so this
-    overstates the arithmetic by 6·V·d·tokens) and attention =
-    layers × grad_accum × 3 × 2 × 2·B·H·T²·hd (full square); sgemm_gflops
-    (n = 1024, same run); ratio = model_gflops / sgemm_gflops; also
-    threads, parameters, optimizer, tokens_per_step, steps_timed,
-    forward_ms, backward_ms, grad_norm_ms, optimizer_ms, other_ms (phase
-    medians; other = zeroGrad and gaps) and model_gflop_per_step.
+    step) on random tokens. Fields: tokens_per_s, step_ms,
+    flops_per_step = 6 · P_mat · tokens + attention, where P_mat is the
+    weights of the matrix products (attention, MLP and lm_head; not the
+    embedding table, whose lookup multiplies nothing, nor the norms) and
+    attention = layers × grad_accum × 3 × 2 products of 2·B·H·hd·T(T+1)/2
+    (the causal half the kernel computes); model_gflops = flops_per_step /
+    step time; sgemm_gflops (n = 1024, same run); ratio = model_gflops /
+    sgemm_gflops; outside_blas_share = 1 − (core-seconds inside sgemm) /
+    (threads × step time); products: every sgemm shape of the step with
+    calls and FLOPs per step and its GFLOP/s alone (fresh buffers, the
+    BLAS threads it ran with); product_ceiling_gflops = the step's product
+    FLOPs at those rates; optimizer_alone_ms = the update alone, repeated
+    on the last gradients; also threads, parameters, optimizer,
+    tokens_per_step, steps_timed, forward_ms, backward_ms, grad_norm_ms,
+    optimizer_ms, other_ms (phase medians; other = zeroGrad and gaps).
     """
 
     mutating func validate() throws {
@@ -136,7 +143,8 @@ struct BenchCommand: ParsableCommand {
     // MARK: - training step
 
     func runStep(_ path: String) throws {
-        let run = try RunConfig.load(URL(fileURLWithPath: path))
+        var run = try RunConfig.load(URL(fileURLWithPath: path))
+        if let optimizer { try run.set("optimizer", text: optimizer) }
         Parallel.setThreads(threads ?? run.int("threads"))
         let mc = try run.modelConfig()
         do { _ = try OptimizerCatalog.descriptor(named: run.string("optimizer")) } catch let e as OptimizerError {
@@ -168,6 +176,17 @@ struct BenchCommand: ParsableCommand {
                 ("model_gflops", .number(f.modelGflops)),
                 ("sgemm_gflops", .number(f.sgemmGflops)),
                 ("ratio", .number(f.ratio)),
+                ("flops_per_step", .number(f.modelFlops)),
+                ("attention_flops_per_step", .number(f.attentionFlops)),
+                ("outside_blas_share", .number(f.profile.outsideBLASShare)),
+                ("product_ceiling_gflops", .number(f.profile.ceilingGflops)),
+                ("optimizer_alone_ms", .number(f.optimizerAloneSeconds * 1e3)),
+                ("products", .array(f.profile.shapes.map { p in
+                    .object([("m", .int(p.shape.m)), ("n", .int(p.shape.n)), ("k", .int(p.shape.k)),
+                             ("trans_a", .int(p.shape.transA ? 1 : 0)), ("trans_b", .int(p.shape.transB ? 1 : 0)),
+                             ("blas_threads", .int(p.shape.threads)), ("calls_per_step", .number(p.calls)),
+                             ("flops_per_step", .number(p.flops)), ("gflops", .number(p.gflops))])
+                })),
             ])
             print(object.text)
             return
@@ -180,12 +199,21 @@ struct BenchCommand: ParsableCommand {
             ("  grad norm + clip", ms(f.gradNormSeconds) + " ms"),
             ("  optimizer step", ms(f.optimizerSeconds) + " ms"),
             ("  zeroGrad, other", ms(f.otherSeconds) + " ms"),
+            ("  optimizer alone", ms(f.optimizerAloneSeconds) + " ms (" + fixed(100 * f.optimizerAloneSeconds / f.stepSeconds, 1) + "% of the step; the update repeated on the last gradients)"),
             ("tokens/s", fixed(f.tokensPerSecond, 0)),
-            ("model GFLOP/s", fixed(f.modelGflops, 1) + " (" + fixed(f.modelFlops / 1e9, 2) + " GFLOP/step = 6·P·tokens + attention " + fixed(f.attentionFlops / 1e9, 2) + ", full square)"),
+            ("model GFLOP/s", fixed(f.modelGflops, 1) + " (" + fixed(f.modelFlops / 1e9, 2) + " GFLOP/step = 6·P_mat·tokens + attention " + fixed(f.attentionFlops / 1e9, 2) + ", causal half)"),
             ("sgemm 1024 GFLOP/s", fixed(f.sgemmGflops, 1) + " (same run)"),
             ("ratio", fixed(f.ratio, 3) + " (model GFLOP/s ÷ sgemm GFLOP/s)"),
+            ("product ceiling", fixed(f.profile.ceilingGflops, 1) + " GFLOP/s (this step's products, each at its rate alone)"),
+            ("outside BLAS", fixed(100 * f.profile.outsideBLASShare, 1) + "% of the cores' time"),
         ]
         for (k, v) in rows { print("  " + pad(k, 20) + " " + v) }
+        print("  products per step (by FLOPs; GFLOP/s alone at the BLAS threads they ran with):")
+        let total = max(f.profile.blasFlops, 1)
+        for p in f.profile.shapes.prefix(12) {
+            print("    " + pad(p.shape.description, 34) + lpad(fixed(p.calls, 0), 6) + " calls" + lpad(fixed(100 * p.flops / total, 1), 7) + "%" + lpad(fixed(p.gflops, 1), 9) + " GFLOP/s")
+        }
+        if f.profile.shapes.count > 12 { print("    … \(f.profile.shapes.count - 12) more shapes (all in --json)") }
     }
 
     // MARK: - formatting
@@ -200,6 +228,7 @@ struct BenchCommand: ParsableCommand {
 enum JSONOut {
     case int(Int), number(Double), string(String)
     case object([(String, JSONOut)])
+    case array([JSONOut])
 
     var text: String {
         switch self {
@@ -208,6 +237,8 @@ enum JSONOut {
         case .string(let s): return JSONValue.quoted(s)
         case .object(let fields):
             return "{" + fields.map { JSONValue.quoted($0.0) + ": " + $0.1.text }.joined(separator: ", ") + "}"
+        case .array(let items):
+            return "[" + items.map(\.text).joined(separator: ", ") + "]"
         }
     }
 }

@@ -1,6 +1,7 @@
 // BLAS: Swift wrapper over OpenBLAS's cblas_sgemm, row-major, with transpose flags so no
 // operand is ever copied to change its layout.
 import COpenBLAS
+import Dispatch
 
 public enum BLAS {
     /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, all row-major.
@@ -18,6 +19,19 @@ public enum BLAS {
             if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
             return
         }
+        guard let p = profile else {
+            return raw(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        raw(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        p.record(BLASProfile.Shape(m: m, n: n, k: k, transA: transA, transB: transB, threads: threads),
+                 seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+    }
+
+    @inlinable @inline(__always)
+    static func raw(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                    _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                    _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
         cblas_sgemm(CblasRowMajor,
                     transA ? CblasTrans : CblasNoTrans,
                     transB ? CblasTrans : CblasNoTrans,

@@ -54,10 +54,9 @@ public struct OpFigure: Sendable {
 /// - linear x[N,in]·W[out,in]ᵀ: 2·N·in·out forward; backward adds dX and dW (same size
 ///   each), so forward+backward is 3× that.
 /// - attention: forward is two products per (sequence, head), S = Q·Kᵀ and O = P·V, each
-///   counted over the full T×T square: 2 · 2·B·H·T²·hd; backward has four (dV = Pᵀ·dO,
-///   dP = dO·Vᵀ, dQ = dS·K, dK = dSᵀ·Q): 4 · 2·B·H·T²·hd. The causal kernel skips blocks
-///   above the diagonal, so it executes only about 5/8 of these; the figure is "full-square
-///   equivalent" GFLOP/s, comparable with implementations that do not skip.
+///   counted over the causal half the kernel computes (keys t' ≤ t): 2·B·H·hd·T(T+1)/2;
+///   backward has four (dV = Pᵀ·dO, dP = dO·Vᵀ, dQ = dS·K, dK = dSᵀ·Q), and its recompute of
+///   S is not counted. The same count as `bench --config` (StepBenchmark.flops).
 ///
 /// Bytes are the nominal traffic: every tensor a pass must read or write counted once per
 /// pass (forward, then backward), 4 bytes per float; vectors of length d (norm weights),
@@ -105,7 +104,7 @@ public enum OpBenchmark {
                          forwardFlops: 2 * N * D * I, forwardBackwardFlops: 6 * N * D * I))
 
         let q = act([n, d]), k = act([n, d]), vv = act([n, d])
-        let attnProduct = 2 * Double(s.batch * s.heads) * Double(s.seqLen * s.seqLen) * Double(s.headDim)
+        let attnProduct = Double(s.batch * s.heads) * Double(s.seqLen * (s.seqLen + 1)) * Double(s.headDim)  // causal half
         list.append(Case(name: "attention", shape: "q,k,v[\(n),\(d)] B\(s.batch) T\(s.seqLen) H\(s.heads) hd\(s.headDim)",
                          activations: [q, k, vv], seed: seed([n, d]),
                          forward: { causalAttention(q: q, k: k, v: vv, batch: s.batch, seqLen: s.seqLen, heads: s.heads) },

@@ -23,9 +23,14 @@ public struct StepFigure: Sendable {
     public let repetitions: Int
     /// 1024³ sgemm GFLOP/s measured in the same run, just before the steps.
     public let sgemmGflops: Double
-    /// FLOPs of one step: 6 · parameters · tokens plus attention's matmuls (see StepBenchmark).
+    /// FLOPs of one step: 6 · (parameters of matrix products) · tokens plus attention's
+    /// products over the causal half (see StepBenchmark.flops).
     public let modelFlops: Double
     public let attentionFlops: Double
+    /// Where the timed steps' time went relative to BLAS (shapes, their isolated rates).
+    public let profile: StepProfile
+    /// Median seconds of the optimizer's update alone (run again on the last step's gradients).
+    public let optimizerAloneSeconds: Double
 
     public var tokensPerStep: Int { batch * seqLen * gradAccum }
     public var tokensPerSecond: Double { Double(tokensPerStep) / stepSeconds }
@@ -36,18 +41,20 @@ public struct StepFigure: Sendable {
 
 /// Benchmarks complete optimizer steps of a run config without a data folder.
 ///
-/// Model FLOPs per step = 6 · P · tokens + attention, with P every parameter (the embedding
-/// table included, although its lookup multiplies nothing, so the figure overstates the
-/// arithmetic done by 6 · V · d · tokens; lm_head is a real product) and tokens = batch_size · seq_len · grad_accum: 2 FLOPs per
-/// weight and token forward, 4 backward. Attention adds, per micro-batch and layer, 3 × 2
-/// products of 2·B·H·T²·hd (Q·Kᵀ and P·V forward, twice that backward), counted over the full
-/// T×T square although the causal kernel skips the blocks above the diagonal.
+/// Model FLOPs per step = 6 · P_mat · tokens + attention, with P_mat the weights of the matrix
+/// products (q, k, v, o, gate, up, down and lm_head; not the embedding table, whose lookup
+/// multiplies nothing, nor the norms) and tokens = batch_size · seq_len · grad_accum: 2 FLOPs
+/// per weight and token forward, 4 backward. Attention adds, per micro-batch and layer, 3 × 2
+/// products (Q·Kᵀ and P·V forward, twice that backward) over the causal half the kernel
+/// computes: 2·B·H·hd·T(T+1)/2 each. Backward's recompute of Q·Kᵀ is not counted (it is
+/// extra work, not model work).
 public enum StepBenchmark {
     public static func flops(model m: LlamaConfig, batch: Int, seqLen: Int, gradAccum: Int) -> (model: Double, attention: Double) {
         let tokens = Double(batch * seqLen * gradAccum)
-        let product = 2 * Double(batch * m.numAttentionHeads) * Double(seqLen) * Double(seqLen) * Double(m.headDim)
+        let matrixWeights = Double(m.parameterCount - m.vocabSize * m.hiddenSize - (2 * m.numHiddenLayers + 1) * m.hiddenSize)
+        let product = Double(batch * m.numAttentionHeads) * Double(m.headDim) * Double(seqLen) * Double(seqLen + 1)
         let attention = Double(gradAccum * m.numHiddenLayers) * 3 * 2 * product
-        return (6 * Double(m.parameterCount) * tokens + attention, attention)
+        return (6 * matrixWeights * tokens + attention, attention)
     }
 
     /// Builds the model and optimizer of `config`, measures 1024³ sgemm with `sgemmSettings`,
@@ -97,6 +104,8 @@ public enum StepBenchmark {
         let timed = BenchSettings(warmups: 0, minRepetitions: settings.minRepetitions,
                                   maxRepetitions: settings.maxRepetitions, budgetSeconds: settings.budgetSeconds)
         var failure: Error?
+        let recorder = BLASProfile()
+        BLAS.profile = recorder
         let total = BenchClock.samples(timed) {
             guard failure == nil else { return 0 }
             do {
@@ -105,14 +114,26 @@ public enum StepBenchmark {
                 return p.total
             } catch { failure = error; return 0 }
         }
+        BLAS.profile = nil
         if let e = failure as? OptimizerError { throw ConfigError(e.description) } else if let e = failure { throw e }
+        let profile = StepProfile.make(recorder, steps: total.count, seconds: phases.map(\.total).reduce(0, +),
+                                       threads: Parallel.threads)
         let f = flops(model: mc, batch: b, seqLen: t, gradAccum: accum)
+        // The update alone, again on the last step's gradients (a zeroth-order step has no
+        // separate update to repeat: its figure is the update phase of the full step).
+        var alone = phases.map(\.update).median
+        if stepper.optimizer.zerothOrder == nil && !stepper.perLayerUpdate {
+            alone = BenchClock.samples(timed) {
+                BenchClock.time { try? stepper.optimizer.step(stepNumber + 1, lr: lr, seed: config.seed) }
+            }.median
+        }
         return StepFigure(threads: Parallel.threads, parameters: mc.parameterCount, optimizer: stepper.optimizer.name,
                           batch: b, seqLen: t, gradAccum: accum, stepSeconds: total.median,
                           forwardSeconds: phases.map(\.forward).median, backwardSeconds: phases.map(\.backward).median,
                           gradNormSeconds: phases.map(\.norm).median, optimizerSeconds: phases.map(\.update).median,
                           otherSeconds: phases.map { $0.total - $0.forward - $0.backward - $0.norm - $0.update }.median,
                           repetitions: total.count, sgemmGflops: sgemm,
-                          modelFlops: f.model, attentionFlops: f.attention)
+                          modelFlops: f.model, attentionFlops: f.attention, profile: profile,
+                          optimizerAloneSeconds: alone)
     }
 }

@@ -82,12 +82,28 @@ final class BenchCommandTests: XCTestCase {
         let ratio = Self.positive(o, "ratio", "step"), perStep = Self.positive(o, "model_gflop_per_step", "step")
         XCTAssertEqual(ratio, model / sgemm, accuracy: 1e-4 * ratio)
         XCTAssertEqual(tps, 128 / (stepMs / 1000), accuracy: 1e-4 * tps)
-        // 6·P·tokens + accum·L·3·2·(2·B·H·T²·hd) = 6·133440·128 + 2·2·12·(2·4·1024·16)
-        let weightFlops: Double = 6 * 133_440 * 128
-        let attentionFlops: Double = 2 * 2 * 12 * (2 * 4 * 1024 * 16)
+        // 6·P_mat·tokens + accum·L·3·2·(B·H·hd·T(T+1)): P_mat = P − V·d (embedding) − (2L+1)·d
+        // (norms) = 133440 − 16384 − 320; attention over the causal half.
+        let weightFlops: Double = 6 * 116_736 * 128
+        let attentionFlops: Double = 2 * 2 * 6 * (2 * 4 * 16 * 32 * 33)
         let expectedFlops = weightFlops + attentionFlops
         XCTAssertEqual(perStep, expectedFlops / 1e9, accuracy: 1e-4 * perStep)
+        XCTAssertEqual(Self.positive(o, "flops_per_step", "step"), expectedFlops, accuracy: 1e-4 * expectedFlops)
+        XCTAssertEqual(Self.positive(o, "attention_flops_per_step", "step"), attentionFlops, accuracy: 1e-4 * attentionFlops)
         XCTAssertEqual(model, perStep / (stepMs / 1000), accuracy: 1e-4 * model)
+        // The profile: every product shape with its rate alone; the share outside BLAS.
+        let outside = o["outside_blas_share"] as? Double ?? -1
+        XCTAssertTrue(outside >= 0 && outside < 1, "\(outside)")
+        _ = Self.positive(o, "product_ceiling_gflops", "step")
+        _ = Self.positive(o, "optimizer_alone_ms", "step")
+        let products = o["products"] as? [[String: Any]] ?? []
+        XCTAssertFalse(products.isEmpty)
+        // The lm_head product of forward: [B·T, d]·[d, V]ᵀ = 64×64 · 64×256 (per micro-batch).
+        XCTAssertTrue(products.contains { ($0["m"] as? Int) == 64 && ($0["n"] as? Int) == 256 && ($0["k"] as? Int) == 64 }, "\(products)")
+        for p in products { XCTAssertGreaterThan(p["gflops"] as? Double ?? 0, 0, "\(p)") }
+        // The products' own FLOPs cover the model's matrix products (plus attention's recompute).
+        let productFlops = products.reduce(0.0) { $0 + ($1["flops_per_step"] as? Double ?? 0) }
+        XCTAssertGreaterThanOrEqual(productFlops, expectedFlops * 0.99)
     }
 
     /// Bad input gives a message naming the problem and a non-zero exit status, no signal.
