@@ -25,11 +25,18 @@ public struct StepProfile: Sendable {
     /// sgemm FLOPs per step (what the products really compute, attention's recompute included).
     public let blasFlops: Double
 
-    /// The step's products at their isolated rates: total FLOPs / Σ (FLOPs / rate).
+    /// The step's products at their isolated rates: total FLOPs / Σ (FLOPs / rate), where a
+    /// product run on one BLAS thread inside the parallel loops (attention's heads) counts at
+    /// its rate × `threads` (one such product per core at a time).
     public var ceilingGflops: Double {
-        let seconds = shapes.reduce(0.0) { $0 + $1.flops / ($1.gflops * 1e9) }
+        let seconds = shapes.reduce(0.0) { sum, f in
+            let parallel = f.shape.threads == 1 ? Double(max(threads, 1)) : 1
+            return sum + f.flops / (f.gflops * parallel * 1e9)
+        }
         return seconds > 0 ? blasFlops / seconds / 1e9 : 0
     }
+    /// Threads of the run (Parallel.threads).
+    public let threads: Int
 
     /// Summarises `profile`, recorded over `steps` steps that took `seconds` in all at
     /// `threads` threads, timing each shape alone within `budget` seconds.
@@ -41,7 +48,7 @@ public struct StepProfile: Sendable {
                         gflops: isolatedGflops(shape, budget: budget))
         }.sorted { $0.flops > $1.flops }
         let outside = 1 - profile.coreSeconds / max(seconds * Double(threads), 1e-12)
-        return StepProfile(shapes: figures, outsideBLASShare: max(0, outside), blasFlops: profile.flops / n)
+        return StepProfile(shapes: figures, outsideBLASShare: max(0, outside), blasFlops: profile.flops / n, threads: threads)
     }
 
     /// GFLOP/s of one product of `shape` on fresh random buffers: one warm-up, then the
