@@ -36,10 +36,19 @@ public struct Cautious: UpdateRule {
         case .legacy: factor = Float(n) / Float(agree + 1)
         }
         let out = SendablePointer(dp), gp = SendablePointer(g)
-        Parallel.forRanges(n, grain: 1 << 15) { r in
-            for i in r {
+        Parallel.forRanges(n, grain: 1 << 15) { r in  // d ← (d·g > 0) ? d·factor : 0, eight lanes at a time
+            var i = r.lowerBound
+            while i + 8 <= r.upperBound {
+                let x = UnsafeRawPointer(out.p + i).loadUnaligned(as: SIMD8<Float>.self)
+                let keep = x * UnsafeRawPointer(gp.p + i).loadUnaligned(as: SIMD8<Float>.self) .> 0
+                UnsafeMutableRawPointer(out.p + i).storeBytes(of: SIMD8<Float>(repeating: 0).replacing(with: x * factor, where: keep),
+                                                               as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < r.upperBound {
                 let x = out.p[i]
                 out.p[i] = x * gp.p[i] > 0 ? x * factor : 0
+                i += 1
             }
         }
         context.metrics.observe("caution_kept", Double(agree) / Double(max(n, 1)))
@@ -56,9 +65,17 @@ public struct Cautious: UpdateRule {
             let out = SendablePointer(buf.baseAddress!)
             Parallel.forRanges(chunks, grain: 1) { r in
                 for c in r {
-                    var count = 0
-                    for i in (c * chunk)..<min(n, (c + 1) * chunk) where dp.p[i] * gp.p[i] > 0 { count += 1 }
-                    out.p[c] = count
+                    var lanes = SIMD8<Int32>(), count = 0
+                    var i = c * chunk
+                    let end = min(n, (c + 1) * chunk)
+                    while i + 8 <= end {
+                        let p = UnsafeRawPointer(dp.p + i).loadUnaligned(as: SIMD8<Float>.self)
+                            * UnsafeRawPointer(gp.p + i).loadUnaligned(as: SIMD8<Float>.self)
+                        lanes &+= SIMD8<Int32>(repeating: 0).replacing(with: 1, where: p .> 0)
+                        i += 8
+                    }
+                    while i < end { if dp.p[i] * gp.p[i] > 0 { count += 1 }; i += 1 }
+                    out.p[c] = count + Int(lanes.wrappedSum())
                 }
             }
         }

@@ -43,18 +43,17 @@ public struct SGD: UpdateRule {
         let n = parameter.count
         let wd = Float(weightDecay), mu = Float(momentum), damp = Float(1 - dampening), nest = nesterov
         let th = SendablePointer(parameter.pointer), g = SendablePointer(grad.pointer), out = SendablePointer(d.pointer)
+        // x = g + λθ; with momentum b = first ? x : μb + (1−τ)x, then x = nesterov ? x + μb : b.
+        // One pass per formula over each thread's range, no per-element branches.
         func run(_ buffer: UnsafeMutablePointer<Float>?) {
             let buf = buffer.map(SendablePointer.init)
             Parallel.forRanges(n, grain: 1 << 15) { r in
-                for i in r {
-                    var x = g.p[i]
-                    if wd != 0 { x += wd * th.p[i] }
-                    if let b = buf?.p {
-                        b[i] = first ? x : mu * b[i] + damp * x
-                        x = nest ? x + mu * b[i] : b[i]
-                    }
-                    out.p[i] = x
-                }
+                let lo = r.lowerBound, count = r.count
+                let gp = g.p + lo, tp = th.p + lo, op = out.p + lo
+                if wd != 0 { for i in 0..<count { op[i] = gp[i] + wd * tp[i] } } else { op.update(from: gp, count: count) }
+                guard let b = buf.map({ $0.p + lo }) else { return }
+                if first { b.update(from: op, count: count) } else { for i in 0..<count { b[i] = mu * b[i] + damp * op[i] } }
+                if nest { for i in 0..<count { op[i] = op[i] + mu * b[i] } } else { op.update(from: b, count: count) }
             }
         }
         if momentum == 0 { run(nil) } else { state.withMoment("momentum_buffer") { run($0) } }
