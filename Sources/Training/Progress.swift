@@ -40,8 +40,11 @@ public struct Progress {
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 
-    public func logLine(step: Int, loss: Double, lr: Double, gradNorm: Double, tokensPerSecond: Double, etaSeconds: Double) {
+    /// A plain log line; `gradientLabel` names the last figure ("grad norm", or "p̂" for a
+    /// zeroth-order step's projected gradient).
+    public func logLine(step: Int, loss: Double, lr: Double, gradNorm: Double, tokensPerSecond: Double, etaSeconds: Double,
+                        gradientLabel: String = "grad norm") {
         print(line(step: step, loss: loss, lr: lr, tokensPerSecond: tokensPerSecond, etaSeconds: etaSeconds)
-              + String(format: " | grad norm %.3f", gradNorm))
+              + " | \(gradientLabel) " + String(format: "%.3f", gradNorm))
     }
 }

@@ -275,7 +275,8 @@ public final class Trainer {
                 windowOptimizerSeconds = 0
                 windowLongestOptimizer = 0
                 windowOptimizerMetrics.removeAll()
-                progress.logLine(step: s, loss: loss, lr: lr, gradNorm: norm, tokensPerSecond: tps, etaSeconds: eta)
+                progress.logLine(step: s, loss: loss, lr: lr, gradNorm: report.projectedGradient ?? norm, tokensPerSecond: tps,
+                                 etaSeconds: eta, gradientLabel: report.projectedGradient == nil ? "grad norm" : "p̂")
                 windowStart = Date()
                 windowTokens = 0
             }
