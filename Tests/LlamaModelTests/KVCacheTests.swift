@@ -212,3 +212,27 @@ final class KVCacheTests: XCTestCase {
         XCTAssertLessThanOrEqual(relativeError(all(logits), row(full, 9, micro.vocabSize)), tolerance)
     }
 }
+
+/// With tensor-train adapters attached (either placement), the KV-cached decode still gives
+/// the logits of full recomputation.
+final class KVCacheAdapterTests: XCTestCase {
+    func testDecodeWithAdaptersMatchesRecomputation() throws {
+        let config = LlamaConfig(vocabSize: 64, hiddenSize: 32, intermediateSize: 48, numHiddenLayers: 2,
+                                 numAttentionHeads: 4, maxPositionEmbeddings: 64)
+        for placement in AdapterPlacement.allCases {
+            let model = Llama(config: config, seed: 9)
+            try model.attachAdapters(AdapterConfig(rank: 2, bottleneck: 8, placement: placement), seed: 3)
+            var rng = RandomGenerator(seed: 5)
+            let tokens = (0..<12).map { _ in Int32(rng.int(below: 64)) }
+            let full = model.logits(tokens: tokens, batch: 1, seqLen: 12)           // [12, 64]
+            let cache = model.makeKVCache(capacity: 16)
+            var logits = model.prefill(Array(tokens.prefix(6)), cache: cache)
+            for t in 6..<12 {
+                logits = model.decode(tokens[t], cache: cache)
+                var diff: Float = 0, scale: Float = 1
+                for v in 0..<64 { diff = max(diff, abs(logits[v] - full[t * 64 + v])); scale = max(scale, abs(full[t * 64 + v])) }
+                XCTAssertLessThan(diff / scale, 1e-5, "\(placement), position \(t)")
+            }
+        }
+    }
+}
