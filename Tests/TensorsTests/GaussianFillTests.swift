@@ -1,3 +1,4 @@
+import Foundation
 // GaussianFillTests: the counter-based standard normals of GaussianFill (used to regenerate
 // projections and perturbations, optimizers-lowrank.md §3.3, optimizers-elementwise-zo.md §6)
 // — independence from threads, chunking and offsets, value(…) = fill, stream separation, moments.
@@ -84,5 +85,20 @@ final class GaussianFillTests: XCTestCase {
         for i in 0..<513 { XCTAssertEqual(scaled[i], 0.02 * unit[i], "index \(i)") }
         let rms = (scaled.reduce(0.0) { $0 + Double($1) * Double($1) } / 513).squareRoot()
         XCTAssertEqual(rms, 0.02, accuracy: 0.003)
+    }
+
+    /// The Float polynomials agree with Box–Muller in Double on the same 24-bit draws.
+    func testValuesAreBoxMullerOfTheirDraws() {
+        let n = 200_000
+        var out = [Float](repeating: 0, count: n)
+        out.withUnsafeMutableBufferPointer { GaussianFill.fill($0, seed: 31, key: 4) }
+        var worst = 0.0
+        for j in 0..<(n / 2) {
+            let (a, b) = GaussianFill.draws(seed: 31, key: 4, pair: j)
+            let u1 = (Double(a) + 1) / 16_777_216, u2 = Double(b) / 16_777_216
+            let r = (-2 * Foundation.log(u1)).squareRoot(), t = 2 * Double.pi * u2
+            worst = max(worst, abs(Double(out[2 * j]) - r * Foundation.cos(t)), abs(Double(out[2 * j + 1]) - r * Foundation.sin(t)))
+        }
+        XCTAssertLessThan(worst, 3e-6, "largest difference from Box–Muller in Double")
     }
 }
