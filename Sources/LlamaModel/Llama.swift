@@ -95,35 +95,31 @@ public final class Llama {
         precondition(seqLen <= config.maxPositionEmbeddings, "sequence length \(seqLen) exceeds max_position_embeddings")
         var h = perturbation?.rows(of: embed, ids: tokens) ?? embedding(tokens, embed)   // [N, d]
         for (l, b) in blocks.enumerated() {
-            let adapters = self.adapters?.layers[l]
             if let perturbation {
-                h = forward(b, h, batch: batch, seqLen: seqLen, adapters: adapters, weight: perturbation.read)
+                h = forward(b, h, batch: batch, seqLen: seqLen, layer: l, weight: perturbation.read)
             } else if activationCheckpointing {
-                let weights = b.weights + (adapters ?? []).flatMap(\.tensors)
+                let weights = b.weights + (adapters?.layers[l].flatMap(\.tensors) ?? [])
                 h = Tape.checkpointed(inputs: [h], weights: weights) { [self] x in
-                    forward(b, x[0], batch: batch, seqLen: seqLen, adapters: adapters)
+                    forward(b, x[0], batch: batch, seqLen: seqLen, layer: l)
                 }
             } else {
-                h = forward(b, h, batch: batch, seqLen: seqLen, adapters: adapters)
+                h = forward(b, h, batch: batch, seqLen: seqLen, layer: l)
             }
         }
         return rmsNorm(h, perturbation?.read(finalNorm) ?? finalNorm, eps: Float(config.rmsNormEps))
     }
 
-    /// One decoder block: h + attention(norm(h)), then + MLP(norm(·)). [N, d] → [N, d].
+    /// Decoder block `layer`: h + attention(norm(h)), then + MLP(norm(·)). [N, d] → [N, d].
     /// Rotary and the residual additions work in place on intermediates nothing else reads.
-    /// `adapters` (this block's, see LlamaAdapters) adapt the MLP inputs/outputs or the
-    /// attention and MLP outputs; every weight is read through `weight` (the identity, or a
-    /// zeroth-order perturbation). `keysAndValues` sees the rotated keys and the values
-    /// [N, d] (a KV cache's prefill).
-    func forward(_ b: Block, _ h: Tensor, batch: Int, seqLen: Int, adapters: [TTAdapter]? = nil,
+    /// The block's adapters, when attached, adapt their sites (LlamaAdapters.adapt); every
+    /// weight is read through `weight` (the identity, or a zeroth-order perturbation).
+    /// `keysAndValues` sees the rotated keys and the values [N, d] (a KV cache's prefill).
+    func forward(_ b: Block, _ h: Tensor, batch: Int, seqLen: Int, layer: Int,
                  weight: (Tensor) -> Tensor = { $0 },
                  keysAndValues: ((Tensor, Tensor) -> Void)? = nil) -> Tensor {
         let eps = Float(config.rmsNormEps), heads = config.numAttentionHeads
-        let houlsby = self.adapters?.config.placement == .houlsby
-        func adapted(_ x: Tensor, _ site: Int) -> Tensor {   // x + A(x), or x without adapters
-            guard let a = adapters?[site] else { return x }
-            return add(x, a(x, weight: weight))
+        func adapt(_ x: Tensor, _ site: AdapterSite) -> Tensor {
+            adapters?.adapt(x, at: site, layer: layer, weight: weight) ?? x
         }
         let a = rmsNorm(h, weight(b.inputNorm), eps: eps)                   // [N, d]
         let q = rotaryInPlace(linear(a, weight(b.q)), table: rotaryTable, batch: batch, seqLen: seqLen, heads: heads)
@@ -131,13 +127,10 @@ public final class Llama {
         let v = linear(a, weight(b.v))
         keysAndValues?(k, v)
         let att = causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)  // [N, d]
-        let o = linear(att, weight(b.o))
-        let h1 = addInPlace(houlsby ? adapted(o, 0) : o, h)                 // h + o(att)
+        let h1 = addInPlace(adapt(linear(att, weight(b.o)), .attentionOutput), h)     // h + o(att)
         let m = rmsNorm(h1, weight(b.postNorm), eps: eps)
-        let gateIn = houlsby ? m : adapted(m, 0), upIn = houlsby ? m : adapted(m, 1)
-        let mlp = swiGLU(linear(gateIn, weight(b.gate)), linear(upIn, weight(b.up)))   // [N, I]
-        let y = adapted(linear(mlp, weight(b.down)), houlsby ? 1 : 2)
-        return addInPlace(y, h1)                                            // h1 + down(mlp)
+        let mlp = swiGLU(linear(adapt(m, .gateInput), weight(b.gate)), linear(adapt(m, .upInput), weight(b.up)))   // [N, I]
+        return addInPlace(adapt(linear(mlp, weight(b.down)), .downOutput), h1)        // h1 + down(mlp)
     }
 
     /// Sets every trainable parameter's gradient to zero.

@@ -7,11 +7,25 @@
 // frozen and the adapters are the only trainable parameters.
 import Tensors
 
+/// Where in a block an adapter sits.
+public enum AdapterSite: Sendable {
+    case attentionOutput, gateInput, upInput, downOutput
+
+    /// The module it adapts (its name prefix in adapters.safetensors).
+    var module: String {
+        switch self {
+        case .attentionOutput: return "self_attn.o_proj"
+        case .gateInput: return "mlp.gate_proj"
+        case .upInput: return "mlp.up_proj"
+        case .downOutput: return "mlp.down_proj"
+        }
+    }
+}
+
 public final class LlamaAdapters {
     /// The structure, with both mode lists filled in (as adapters.safetensors records it).
     public let config: AdapterConfig
-    /// Per block, in forward order: mlp3 → [gate input, up input, down output];
-    /// houlsby → [attention output, MLP output].
+    /// Per block, one adapter per site of `sites(config.placement)`, in that order.
     public let layers: [[TTAdapter]]
     /// Every adapter tensor with its name, block by block (role `.adapter`).
     public let parameters: [Parameter]
@@ -28,7 +42,7 @@ public final class LlamaAdapters {
             var adapters: [TTAdapter] = []
             for site in LlamaAdapters.sites(config.placement) {
                 let a = try TTAdapter(hiddenSize: model.hiddenSize, config: config, rng: &rng)
-                let prefix = "model.layers.\(l).\(site).adapter."
+                let prefix = "model.layers.\(l).\(site.module).adapter."
                 for (k, t) in a.downCores.enumerated() { t.name = prefix + "down.core\(k)" }
                 a.downBias.name = prefix + "down.bias"
                 for (k, t) in a.upCores.enumerated() { t.name = prefix + "up.core\(k)" }
@@ -42,12 +56,27 @@ public final class LlamaAdapters {
         parameters = params
     }
 
-    /// The modules each adapter of a block is attached to, in forward order.
-    public static func sites(_ placement: AdapterPlacement) -> [String] {
+    /// The sites of a block's adapters, in forward order.
+    public static func sites(_ placement: AdapterPlacement) -> [AdapterSite] {
         switch placement {
-        case .mlp3: return ["mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]
-        case .houlsby: return ["self_attn.o_proj", "mlp.down_proj"]
+        case .mlp3: return [.gateInput, .upInput, .downOutput]
+        case .houlsby: return [.attentionOutput, .downOutput]
         }
+    }
+
+    /// x + A(x) with the adapter of block `layer` at `site`, or x when none sits there; every
+    /// core and bias is read through `weight` (the identity, or a zeroth-order perturbation).
+    public func adapt(_ x: Tensor, at site: AdapterSite, layer: Int, weight: (Tensor) -> Tensor = { $0 }) -> Tensor {
+        guard let i = LlamaAdapters.sites(config.placement).firstIndex(of: site) else { return x }
+        return add(x, layers[layer][i](x, weight: weight))
+    }
+
+    /// The trainable values adapters of `config` would have on a model of shape `model`
+    /// (cores and biases of every adapter), without building them.
+    public static func parameterCount(model: LlamaConfig, config: AdapterConfig) throws -> Int {
+        let s = try config.shapes(hiddenSize: model.hiddenSize)
+        let perAdapter = s.down.parameterCount + s.down.outFeatures + s.up.parameterCount + s.up.outFeatures
+        return model.numHiddenLayers * sites(config.placement).count * perAdapter
     }
 
     /// Trainable values (cores and biases of every adapter).

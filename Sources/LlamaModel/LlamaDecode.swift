@@ -34,7 +34,7 @@ extension Llama {
         cache.count = 0
         var h = embedding(tokens, embed)                                        // [T, d]
         for (l, b) in blocks.enumerated() {  // the training block, keeping K (rotated) and V
-            h = forward(b, h, batch: 1, seqLen: n, adapters: adapters?.layers[l]) { k, v in
+            h = forward(b, h, batch: 1, seqLen: n, layer: l) { k, v in
                 cache.keys[l].pointer.update(from: k.pointer, count: n * d)
                 cache.values[l].pointer.update(from: v.pointer, count: n * d)
             }
@@ -68,14 +68,11 @@ extension Llama {
             let att = Tensor(uninitializedShape: [d])                            // [d]
             attendOne(query: q.pointer, keys: cache.keys[l].pointer, values: cache.values[l].pointer,
                       positions: p + 1, cache: cache, out: att.pointer)
-            // The block's adapters (LlamaAdapters), as in forward(_:_:…): x + A(x) at each site.
-            let adapters = self.adapters?.layers[l], houlsby = self.adapters?.config.placement == .houlsby
-            func adapted(_ x: Tensor, _ site: Int) -> Tensor { adapters.map { add(x, $0[site](x)) } ?? x }
-            let o = linear(att, b.o)
-            h = add(h, houlsby ? adapted(o, 0) : o)
+            func adapt(_ x: Tensor, _ site: AdapterSite) -> Tensor { adapters?.adapt(x, at: site, layer: l) ?? x }
+            h = add(h, adapt(linear(att, b.o), .attentionOutput))
             let m = rmsNorm(h, b.postNorm, eps: eps)
-            let gateIn = houlsby ? m : adapted(m, 0), upIn = houlsby ? m : adapted(m, 1)
-            h = add(h, adapted(linear(swiGLU(linear(gateIn, b.gate), linear(upIn, b.up)), b.down), houlsby ? 1 : 2))  // [d]
+            h = add(h, adapt(linear(swiGLU(linear(adapt(m, .gateInput), b.gate), linear(adapt(m, .upInput), b.up)), b.down),
+                             .downOutput))  // [d]
         }
         cache.count = p + 1
         return headLogits(h)

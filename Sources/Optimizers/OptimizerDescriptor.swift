@@ -17,11 +17,15 @@ public struct OptimizerDescriptor {
     public let options: [OptimizerOption]
     /// Builds the plan: groups of parameters with their rules.
     public let plan: (OptimizerConfig, ModelDescription, [Parameter]) throws -> [ParameterGroup]
+    /// Estimates its steps from forward passes (no gradient, no activations for backward).
+    public let zerothOrder: Bool
+    /// Trains tensor-train adapters only (a run with it attaches them unless told not to).
+    public let trainsAdapters: Bool
 
     public static let lrOption = OptimizerOption("lr", .number, .number(1e-3), .open(0, 1e6), "peak learning rate")
 
     public init(name: String, summary: String, rule: String, statePerMatrix: String, paper: String,
-                options: [OptimizerOption],
+                options: [OptimizerOption], zerothOrder: Bool = false, trainsAdapters: Bool = false,
                 plan: @escaping (OptimizerConfig, ModelDescription, [Parameter]) throws -> [ParameterGroup]) {
         self.name = name
         self.summary = summary
@@ -30,6 +34,8 @@ public struct OptimizerDescriptor {
         self.paper = paper
         self.options = [OptimizerDescriptor.lrOption] + options.filter { $0.name != "lr" }
         self.plan = plan
+        self.zerothOrder = zerothOrder
+        self.trainsAdapters = trainsAdapters
     }
 
     public func option(_ key: String) -> OptimizerOption? { options.first { $0.name == key } }

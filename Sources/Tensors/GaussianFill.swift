@@ -95,17 +95,30 @@ public enum GaussianFill {
     /// already one part of a parallel loop). The values do not depend on the split.
     public static func fill(_ out: UnsafeMutableBufferPointer<Float>, seed: UInt64, key: UInt64,
                             offset: Int = 0, std: Float = 1, threaded: Bool = true) {
+        run(out, seed: seed, key: key, offset: offset, std: std, threaded: threaded, accumulate: false)
+    }
+
+    /// Adds the same elements, each times `std`, to `out`: out[i] += std·z[offset + i] (a
+    /// perturbation θ + c·z, or an update θ − a·z with std = −a), with no buffer for z.
+    public static func add(_ out: UnsafeMutableBufferPointer<Float>, seed: UInt64, key: UInt64,
+                           offset: Int = 0, std: Float, threaded: Bool = true) {
+        run(out, seed: seed, key: key, offset: offset, std: std, threaded: threaded, accumulate: true)
+    }
+
+    private static func run(_ out: UnsafeMutableBufferPointer<Float>, seed: UInt64, key: UInt64, offset: Int,
+                            std: Float, threaded: Bool, accumulate: Bool) {
         guard let start = out.baseAddress, !out.isEmpty else { return }
         let b = base(seed: seed, key: key)
-        if !threaded { return fillRange(start, 0..<out.count, offset: offset, base: b, std: std) }
+        if !threaded { return fillRange(start, 0..<out.count, offset: offset, base: b, std: std, accumulate: accumulate) }
         let p = SendablePointer(start)
         Parallel.forRanges(out.count, grain: 1 << 13) { r in
-            fillRange(p.p, r, offset: offset, base: b, std: std)
+            fillRange(p.p, r, offset: offset, base: b, std: std, accumulate: accumulate)
         }
     }
 
-    /// Fills positions `r` of `out` (stream indices offset + r), eight pairs at a time.
-    static func fillRange(_ out: UnsafeMutablePointer<Float>, _ r: Range<Int>, offset: Int, base: UInt64, std: Float) {
+    /// Writes (or adds to) positions `r` of `out` (stream indices offset + r), eight pairs at a time.
+    static func fillRange(_ out: UnsafeMutablePointer<Float>, _ r: Range<Int>, offset: Int, base: UInt64, std: Float,
+                          accumulate: Bool) {
         var i = r.lowerBound
         while i < r.upperBound {
             let global = offset + i
@@ -118,9 +131,10 @@ public enum GaussianFill {
             let n = min(16 - first, r.upperBound - i)
             withUnsafeBytes(of: &values) { raw in
                 let v = raw.bindMemory(to: Float.self)   // cos 0..<8, sin 8..<16
-                for k in 0..<n {
-                    let e = first + k
-                    out[i + k] = v[(e & 1) * 8 + e >> 1]
+                if accumulate {
+                    for k in 0..<n { out[i + k] += v[((first + k) & 1) * 8 + (first + k) >> 1] }
+                } else {
+                    for k in 0..<n { out[i + k] = v[((first + k) & 1) * 8 + (first + k) >> 1] }
                 }
             }
             i += n

@@ -65,6 +65,7 @@ public enum MemoryReport {
         BufferPool.shared.releaseFree()
         let model = Llama(config: mc, seed: 0)
         model.activationCheckpointing = config.bool("activation_checkpointing")
+        // AdaZeta's query count does not change what a step holds: one epoch for the whole run.
         let stepper = try Trainer.makeStepper(config, model: model, batchSize: batch, seqLen: seqLen, gradAccum: 1,
                                               trainTokens: batch * seqLen * max(1, config.steps))
         var rng = RandomGenerator(seed: 11).derived(stream: 0x3E3)
@@ -149,7 +150,7 @@ public enum MemoryReport {
         var f = MemoryFigures(optimizer: config.string("optimizer"))
         // Adapters (when the run attaches them) are parameters too, and then the only ones
         // with gradients; a zeroth-order optimizer keeps no gradient at all.
-        let adapterBytes = try config.adapterConfig().map { try LlamaAdapters(model: mc, config: $0, seed: 0).parameterCount * 4 } ?? 0
+        let adapterBytes = try config.adapterConfig().map { try LlamaAdapters.parameterCount(model: mc, config: $0) * 4 } ?? 0
         let trainableBytes = adapterBytes > 0 ? adapterBytes : mc.parameterCount * 4
         f.parameterBytes = mc.parameterCount * 4 + adapterBytes
         f.gradientBytes = config.isZerothOrder ? 0 : trainableBytes

@@ -6,22 +6,22 @@ import LlamaModel
 import Optimizers
 
 extension RunConfig {
-    /// The chosen optimizer's catalog name ("" when unknown).
-    var optimizerName: String { (try? OptimizerCatalog.descriptor(named: string("optimizer")).name) ?? "" }
+    /// The chosen optimizer's descriptor (nil when the name is unknown: validated elsewhere).
+    var optimizerDescriptor: OptimizerDescriptor? { try? OptimizerCatalog.descriptor(named: string("optimizer")) }
 
     /// Whether the chosen optimizer estimates gradients from forward passes.
-    public var isZerothOrder: Bool { optimizerName == "mezo" || optimizerName == "adazeta" }
+    public var isZerothOrder: Bool { optimizerDescriptor?.zerothOrder ?? false }
 
     /// The adapters this run attaches (nil: none), from the `adapter_*` keys; `auto` means
-    /// tt for adazeta. Errors name the key and the fix.
+    /// tt for an optimizer that trains adapters only (adazeta). Errors name the key and the fix.
     public func adapterConfig() throws -> AdapterConfig? {
         switch string("adapters") {
         case "none":
-            if optimizerName == "adazeta" {
-                throw ConfigError("\(origins["adapters"] ?? "adapters") is none, but adazeta trains tensor-train adapters only; set adapters to tt (or auto), or choose mezo to train every weight")
+            if let d = optimizerDescriptor, d.trainsAdapters {
+                throw ConfigError("\(origins["adapters"] ?? "adapters") is none, but \(d.name) trains tensor-train adapters only; set adapters to tt (or auto), or choose an optimizer that trains every weight")
             }
             return nil
-        case "auto" where optimizerName != "adazeta":
+        case "auto" where !(optimizerDescriptor?.trainsAdapters ?? false):
             return nil
         default:
             break
@@ -54,7 +54,7 @@ extension RunConfig {
     /// it does not use (grad_clip, per_layer_update, activation_checkpointing).
     public func validateZerothOrder() throws -> [String] {
         guard isZerothOrder else { return [] }
-        let name = optimizerName
+        let name = optimizerDescriptor?.name ?? string("optimizer")
         if gradAccum > 1 {
             throw ConfigError("\(origins["grad_accum"] ?? "grad_accum") \(gradAccum): \(name) estimates each step from two forward passes per query on one batch; set grad_accum to 1 (raise batch_size instead)")
         }

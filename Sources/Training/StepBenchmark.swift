@@ -77,6 +77,8 @@ public enum StepBenchmark {
         let model = Llama(config: mc, seed: config.seed)
         model.activationCheckpointing = config.bool("activation_checkpointing")
         _ = try config.validateZerothOrder()
+        // No data folder: AdaZeta's epoch is taken as the whole run, so its steps here run at
+        // the schedule's first-epoch Q (the Q of a run's first steps).
         let stepper = try Trainer.makeStepper(config, model: model, batchSize: b, seqLen: t, gradAccum: accum,
                                               trainTokens: b * t * max(1, config.steps))
         let sgemm = SgemmBenchmark.run(sizes: [1024], settings: sgemmSettings)[0].gflops
@@ -124,8 +126,11 @@ public enum StepBenchmark {
         var alone = phases.map(\.update).median
         if stepper.optimizer.zerothOrder == nil && !stepper.perLayerUpdate {
             alone = BenchClock.samples(timed) {
-                BenchClock.time { try? stepper.optimizer.step(stepNumber + 1, lr: lr, seed: config.seed) }
+                BenchClock.time {
+                    do { try stepper.optimizer.step(stepNumber + 1, lr: lr, seed: config.seed) } catch { failure = error }
+                }
             }.median
+            if let e = failure as? OptimizerError { throw ConfigError(e.description) } else if let e = failure { throw e }
         }
         return StepFigure(threads: Parallel.threads, parameters: mc.parameterCount, optimizer: stepper.optimizer.name,
                           batch: b, seqLen: t, gradAccum: accum, stepSeconds: total.median,

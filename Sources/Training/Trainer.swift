@@ -55,10 +55,11 @@ public final class Trainer {
         Parallel.setThreads(config.int("threads"))
         let modelConfig = try config.modelConfig()
         outURL = URL(fileURLWithPath: config.out)
-        folder = try RunFolder(outURL, resuming: resume != nil, overwrite: config.bool("overwrite"))
+        // The data is checked before the out folder is touched (nothing is written for a bad run).
         data = try TrainingData(folder: URL(fileURLWithPath: config.data), batch: config.batchSize,
                                 seqLen: config.seqLen, shuffleSeed: config.bool("shuffle") ? config.seed : nil,
                                 model: modelConfig)
+        folder = try RunFolder(outURL, resuming: resume != nil, overwrite: config.bool("overwrite"))
         model = Llama(config: modelConfig, seed: config.seed)
         model.activationCheckpointing = config.bool("activation_checkpointing")
         stepper = try Trainer.makeStepper(config, model: model, batchSize: config.batchSize, seqLen: config.seqLen,

@@ -35,6 +35,15 @@ public struct StepReport {
     /// The pool at the peak of forward and backward, and at the peak of the optimizer update
     /// (equal with a per-layer update, which runs inside backward).
     public var trainingPhaseMemory = PoolSnapshot(), optimizerPhaseMemory = PoolSnapshot()
+
+    /// Records the pool's peaks of the two phases: the step's peak is the one with more live
+    /// bytes, with the most the pool held in either.
+    mutating func recordPhases(training: PoolSnapshot, update: PoolSnapshot) {
+        trainingPhaseMemory = training
+        optimizerPhaseMemory = update
+        memory = update.liveTotal > training.liveTotal ? update : training
+        memory.peakHeld = max(training.peakHeld, update.peakHeld)
+    }
 }
 
 public struct TrainingStep {
@@ -122,10 +131,7 @@ public struct TrainingStep {
         r.totalSeconds = t5 - start
         r.optimizerMetrics = metrics
         r.optimizerEvents = events
-        r.trainingPhaseMemory = trainingPeak
-        r.optimizerPhaseMemory = BufferPool.shared.peakSnapshot
-        r.memory = r.optimizerPhaseMemory.liveTotal > trainingPeak.liveTotal ? r.optimizerPhaseMemory : trainingPeak
-        r.memory.peakHeld = max(trainingPeak.peakHeld, r.optimizerPhaseMemory.peakHeld)
+        r.recordPhases(training: trainingPeak, update: BufferPool.shared.peakSnapshot)
         return r
     }
 
@@ -175,9 +181,7 @@ public struct TrainingStep {
         r.totalSeconds = t2 - start
         r.optimizerMetrics = optimizer.metrics.values
         r.optimizerEvents = optimizer.metrics.events
-        r.memory = BufferPool.shared.peakSnapshot
-        r.trainingPhaseMemory = r.memory
-        r.optimizerPhaseMemory = r.memory
+        r.recordPhases(training: BufferPool.shared.peakSnapshot, update: BufferPool.shared.peakSnapshot)
         return r
     }
 }

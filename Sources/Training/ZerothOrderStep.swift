@@ -3,7 +3,7 @@
 //   L₊ = L(θ + εz_q; B), L₋ = L(θ − εz_q; B), c_q = (L₊ − L₋)/(2ε)   (in Double),
 // both passes forward-only on the same batch, reading θ ± εz through a Perturbation (θ is
 // never written by a pass, so nothing needs restoring); then every trainable tensor moves
-// θ ← θ·(1 − ηλ) − Σ_q (η/Q)·c_q·z_q in one pass, z regenerated from s_q in stack chunks.
+// θ ← θ·(1 − ηλ) − Σ_q (η/Q)·c_q·z_q, z regenerated from s_q as it is added.
 // The reported loss is the last query's L₊; p̂ is the mean of the c_q.
 import Foundation
 import LlamaModel
@@ -15,16 +15,16 @@ extension TrainingStep {
     func runZerothOrder(_ rule: ZerothOrderRule, queries: Int, step: Int, lr: Double,
                         batch b: (inputs: [Int32], targets: [Int32])) throws -> StepReport {
         let start = BenchClock.now()
-        let trainable = optimizer.assignments.map(\.parameter.tensor)
         let eps = Float(rule.eps)
+        let directions = Perturbation(seed: 0, scale: 0, trainable: optimizer.assignments.map(\.parameter.tensor))
         var coefficients: [Float] = [], seeds: [UInt64] = []
         var lastPlus = 0.0, finite = true
         for q in 1...queries {
             let s = Perturbation.directionSeed(runSeed: seed, step: step, query: q)
             let plus = try model.forwardLoss(tokens: b.inputs, targets: b.targets, batch: batchSize, seqLen: seqLen,
-                                             perturbation: Perturbation(seed: s, scale: eps, trainable: trainable))
+                                             perturbation: directions.with(seed: s, scale: eps))
             let minus = try model.forwardLoss(tokens: b.inputs, targets: b.targets, batch: batchSize, seqLen: seqLen,
-                                              perturbation: Perturbation(seed: s, scale: -eps, trainable: trainable))
+                                              perturbation: directions.with(seed: s, scale: -eps))
             let c = (plus - minus) / (2 * Double(eps))
             finite = finite && plus.isFinite && minus.isFinite && Float(c).isFinite
             coefficients.append(Float(c))
@@ -52,40 +52,17 @@ extension TrainingStep {
         r.forwardSeconds = t1 - start
         r.optimizerSeconds = t2 - t1
         r.totalSeconds = t2 - start
-        r.trainingPhaseMemory = trainingPeak
-        r.optimizerPhaseMemory = BufferPool.shared.peakSnapshot
-        r.memory = trainingPeak
-        r.memory.peakHeld = max(trainingPeak.peakHeld, r.optimizerPhaseMemory.peakHeld)
+        r.recordPhases(training: trainingPeak, update: BufferPool.shared.peakSnapshot)
         return r
     }
 }
 
 public enum ZerothOrderStep {
-    /// θ ← θ·decay − Σ_q steps[q]·z_q with z_q = Z(seeds[q], key), element by element in the
-    /// same order at any thread count (z regenerated in 1,024-value stack chunks).
+    /// θ ← θ·decay − Σ_q steps[q]·z_q with z_q = Z(seeds[q], key): the decay pass, then one
+    /// GaussianFill.add per query (z never stored; the same bits at any thread count).
     public static func update(_ theta: Tensor, key: UInt64, seeds: [UInt64], steps: [Float], decay: Float) {
         precondition(seeds.count == steps.count)
-        let p = SendablePointer(theta.pointer)
-        seeds.withUnsafeBufferPointer { sp in
-            steps.withUnsafeBufferPointer { stp in
-                Parallel.forRanges(theta.count, grain: 1 << 13) { r in
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: 1024) { z in
-                        var i = r.lowerBound
-                        while i < r.upperBound {
-                            let n = min(1024, r.upperBound - i)
-                            let x = p.p + i
-                            if decay != 1 { for j in 0..<n { x[j] *= decay } }
-                            for q in 0..<sp.count {
-                                GaussianFill.fill(UnsafeMutableBufferPointer(rebasing: z[0..<n]), seed: sp[q], key: key,
-                                                  offset: i, threaded: false)
-                                let a = stp[q]
-                                for j in 0..<n { x[j] -= a * z[j] }
-                            }
-                            i += n
-                        }
-                    }
-                }
-            }
-        }
+        if decay != 1 { theta.scaleInPlace(decay) }
+        for (s, a) in zip(seeds, steps) { GaussianFill.add(theta.buffer, seed: s, key: key, std: -a) }
     }
 }

@@ -20,7 +20,8 @@ public enum AdaZeta {
                   OptimizerOption("zo_query_epoch_steps", .integer, .derived("train tokens / (B·T)"), .closed(1, 1e15), "steps per epoch S of the schedule (default: the training shard's tokens over B·T)"),
                   .zoDecayFilter,
                   OptimizerOption("weight_decay", .number, .number(0.01), .closed(0, 1e6),
-                                  "weight decay λ: θ ← θ·(1 − η·λ) on the TT cores, not the biases (the reference scripts' 0.01)")]
+                                  "weight decay λ: θ ← θ·(1 − η·λ) on the TT cores, not the biases (the reference scripts' 0.01)")],
+        zerothOrder: true, trainsAdapters: true
     ) { c, _, params in
         guard params.allSatisfy({ $0.role == .adapter }) else {
             throw OptimizerError("adazeta trains tensor-train adapters only; the run must attach them (adapters \"tt\", the default for adazeta)")

@@ -15,7 +15,8 @@ public enum MeZO {
         options: [.zoEps,
                   OptimizerOption("zo_queries", .integer, .number(1), .closed(1, 10_000), "directions averaged per step (n-SPSA; 2n forward passes)"),
                   .zoDecayFilter,
-                  .weightDecay("weight decay λ: θ ← θ·(1 − η·λ) on the decayed tensors (see zo_decay_filter)")]
+                  .weightDecay("weight decay λ: θ ← θ·(1 − η·λ) on the decayed tensors (see zo_decay_filter)")],
+        zerothOrder: true
     ) { c, _, params in
         let rule = ZerothOrderRule(eps: c.number("zo_eps")!, queries: .fixed(c.int("zo_queries")))
         return ZerothOrderRule.plan(name: "mezo", rule: rule, parameters: params, weightDecay: c.number("weight_decay")!,
