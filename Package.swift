@@ -2,6 +2,7 @@
 // swift-train: pre-training LLaMA-style models on the CPU with memory-efficient optimizers.
 // Layers (each knows only the ones below it):
 //   SwiftTrainCLI (executable `swift-train`) → Training → Optimizers, LlamaModel, TextData → Tensors
+//   Training → Distributed (Open MPI, loaded at run time under mpirun only)
 //   Tensors → COpenBLAS (system OpenBLAS + its LAPACK); TextData → SentencePieceShim (C++ over libsentencepiece)
 import PackageDescription
 
@@ -40,6 +41,10 @@ let package = Package(
             linkerSettings: [.linkedLibrary("m")]
         ),
         .target(
+            name: "Distributed",
+            swiftSettings: fastMath
+        ),
+        .target(
             name: "TextData",
             dependencies: ["SentencePieceShim"],
             swiftSettings: fastMath
@@ -56,13 +61,13 @@ let package = Package(
         ),
         .target(
             name: "Training",
-            dependencies: ["Tensors", "TextData", "LlamaModel", "Optimizers"],
+            dependencies: ["Tensors", "TextData", "LlamaModel", "Optimizers", "Distributed"],
             swiftSettings: fastMath
         ),
         .executableTarget(
             name: "SwiftTrainCLI",
             dependencies: [
-                "Tensors", "TextData", "LlamaModel", "Optimizers", "Training",
+                "Tensors", "TextData", "LlamaModel", "Optimizers", "Training", "Distributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastMath
@@ -71,7 +76,7 @@ let package = Package(
         .testTarget(name: "TextDataTests", dependencies: ["TextData"]),
         .testTarget(name: "LlamaModelTests", dependencies: ["LlamaModel", "Tensors"]),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "LlamaModel", "Tensors"], exclude: ["Fixtures"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "TextData", "LlamaModel", "Optimizers", "Tensors"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TextData", "LlamaModel", "Optimizers", "Tensors", "Distributed"]),
         .testTarget(name: "CLITests", dependencies: ["SwiftTrainCLI"]),
     ],
     swiftLanguageModes: [.v5],

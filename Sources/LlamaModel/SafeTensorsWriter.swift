@@ -83,6 +83,30 @@ extension SafeTensors {
         }
     }
 
+    /// Writes entries whose bytes arrive one at a time (each from another rank, say): the
+    /// header from `layout` (name, dtype, shape), then `body(i, write)` for every entry in
+    /// order, which must hand `write` exactly that entry's bytes (in one or more pieces).
+    /// Atomic, as `write(entries:)`; throws naming the file when an entry's size is wrong.
+    public static func write(layout: [(name: String, dtype: DType, shape: [Int])], metadata: [String: String] = [:], to url: URL,
+                             body: (Int, (UnsafeRawPointer, Int) throws -> Void) throws -> Void) throws {
+        let file = url.path
+        let sizes = layout.map { $0.shape.reduce(1, *) * $0.dtype.byteSize }
+        let header = headerBytes(layout.indices.map { (layout[$0].name, layout[$0].dtype, layout[$0].shape, sizes[$0]) }, metadata: metadata)
+        try writeAtomically(to: url) { fd in
+            try header.withUnsafeBytes { try writeAll(fd, $0.baseAddress!, $0.count, file: file) }
+            for i in layout.indices {
+                var written = 0
+                try body(i) { p, n in
+                    try writeAll(fd, p, n, file: file)
+                    written += n
+                }
+                if written != sizes[i] {
+                    throw SafeTensorsError.writeFailed(file: file, reason: "\(layout[i].name): \(written) bytes given for \(sizes[i])")
+                }
+            }
+        }
+    }
+
     /// The length field and JSON header for tensors `(name, dtype, shape, byteCount)`, padded
     /// with spaces so that 8 + header length is a multiple of 8.
     static func headerBytes(_ tensors: [(String, DType, [Int], Int)], metadata: [String: String]) -> [UInt8] {

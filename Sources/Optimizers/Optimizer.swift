@@ -24,22 +24,29 @@ public final class Optimizer {
     /// What the rules reported during the last step.
     public let metrics = OptimizerMetrics()
     private let indexByTensor: [ObjectIdentifier: Int]
+    /// Parameters of the plan whose state another rank holds (ZeRO-1 sharding); empty when
+    /// this optimizer holds every parameter's state.
+    public let heldElsewhere: Set<String>
 
     /// Builds the state of every parameter of `groups`. `modelParameters` fixes each
     /// parameter's index; each must belong to exactly one group.
     /// With `materialized` false the state is only reserved, for counting (see RuleState).
+    /// With `owned` set, only those parameters get state and updates (one rank's share of a
+    /// sharded optimizer); the others stay part of the plan, held elsewhere.
     public init(name: String, groups: [ParameterGroup], modelParameters: [Parameter], stateBits: Int = 32,
-                materialized: Bool = true) throws {
+                materialized: Bool = true, owned: Set<String>? = nil) throws {
         self.name = name
         self.groups = groups
         self.stateBits = stateBits
         var index: [String: Int] = [:]
         for (i, p) in modelParameters.enumerated() { index[p.name] = i }
         var seen = Set<String>()
+        var elsewhere = Set<String>()
         var list: [Assignment] = []
         for (gi, g) in groups.enumerated() {
             for p in g.parameters {
                 guard seen.insert(p.name).inserted else { throw OptimizerError("plan of \(name): \(p.name) is in two groups") }
+                if let owned, !owned.contains(p.name) { elsewhere.insert(p.name); continue }
                 let info = ParameterInfo(name: p.name, index: index[p.name] ?? list.count, role: p.role, shape: p.shape, layer: p.layer)
                 let state = RuleState(materialized: materialized)
                 try g.rule.makeState(for: info, state: state)
@@ -50,6 +57,7 @@ public final class Optimizer {
         if !missing.isEmpty { throw OptimizerError("plan of \(name) leaves out \(missing.joined(separator: ", "))") }
         list.sort { $0.info.index < $1.info.index }
         assignments = list
+        heldElsewhere = elsewhere
         var byTensor: [ObjectIdentifier: Int] = [:]
         for (i, a) in list.enumerated() { byTensor[ObjectIdentifier(a.parameter.tensor)] = i }
         indexByTensor = byTensor
@@ -162,6 +170,9 @@ public final class Optimizer {
         }
         var expected: [String: StateBuffer] = [:]
         for (n, b) in stateBuffers() { expected[n] = b }
+        // Another rank's share of a sharded optimizer is that rank's to check and load.
+        let saved = saved.filter { !heldElsewhere.contains(String($0.key.prefix { $0 != "/" })) }
+        let scalars = scalars.filter { !heldElsewhere.contains($0.key) }
         for n in expected.keys.sorted() {
             let want = expected[n]!
             guard let got = saved[n] else {

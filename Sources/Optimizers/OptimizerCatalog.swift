@@ -50,15 +50,16 @@ public enum OptimizerCatalog {
     }
 
     /// Builds the optimizer named in `settings` for `model`'s `parameters`.
-    /// With `materialized` false the state is reserved but not written (for counting it).
+    /// With `materialized` false the state is reserved but not written (for counting it);
+    /// with `owned` set, only those parameters' state is built (one rank's share).
     public static func make(_ settings: OptimizerSettings, model: ModelDescription, parameters: [Parameter],
-                            materialized: Bool = true) throws -> Optimizer {
+                            materialized: Bool = true, owned: Set<String>? = nil) throws -> Optimizer {
         let descriptor = try descriptor(named: settings.name)
         let config = try OptimizerConfig(descriptor: descriptor, settings: settings)
         let groups = try descriptor.plan(config, model, parameters)
         let bits = descriptor.option("state_bits") != nil ? try config.stateBits() : 32
         return try Optimizer(name: descriptor.name, groups: groups, modelParameters: parameters, stateBits: bits,
-                             materialized: materialized)
+                             materialized: materialized, owned: owned)
     }
 
     /// The README's optimizer table (Markdown), one row per descriptor.

@@ -43,4 +43,33 @@ public final class OptimizerMetrics {
         totals.removeAll(keepingCapacity: true)
         order.removeAll(keepingCapacity: true)
     }
+
+    /// Everything recorded this step, to merge the records of several ranks (sums and
+    /// counts add, counters stay counters, events concatenate in rank order).
+    public struct Record: Codable, Equatable {
+        public var keys: [String]
+        public var sums: [Double]
+        public var counts: [Int]
+        public var counters: [String]
+        public var events: [String]
+    }
+
+    public var record: Record {
+        Record(keys: order, sums: order.map { sums[$0]! }, counts: order.map { counts[$0]! },
+               counters: order.filter { totals.contains($0) }, events: events)
+    }
+
+    /// Replaces this step's values by the merge of `records` (one per rank, in rank order).
+    public func replace(byMerging records: [Record]) {
+        reset()
+        for r in records {
+            for (i, k) in r.keys.enumerated() {
+                if sums[k] == nil { order.append(k) }
+                sums[k, default: 0] += r.sums[i]
+                counts[k, default: 0] += r.counts[i]
+            }
+            totals.formUnion(r.counters)
+            events += r.events
+        }
+    }
 }

@@ -2,6 +2,7 @@
 // OUT/metrics.jsonl and checkpointing to OUT/checkpoints; `--resume DIR` continues a run.
 // Flags are the run-config keys in kebab-case, parsed against the one ConfigKeys table.
 import ArgumentParser
+import Distributed
 import Foundation
 import Optimizers
 import Training
@@ -39,15 +40,31 @@ struct TrainCommand: ParsableCommand {
             print(TrainCommand.helpMessage())
             return
         }
+        // Under mpirun every rank runs this command; MPI is loaded and started only then.
+        let communicator: Communicator
+        if Communicator.startedByMPIRun {
+            do { communicator = try Communicator(initializingMPI: ()) } catch {
+                throw CLIError("\(error)")
+            }
+        } else {
+            communicator = .single
+        }
         do {
             let (config, resume) = try TrainCommand.parse(arguments)
-            let trainer = try Trainer(config: config, resume: resume)
-            trainer.printHeader()
+            let trainer = try Trainer(config: config, resume: resume, communicator: communicator)
+            if communicator.rank == 0 { trainer.printHeader() }
             let summary = try trainer.run()
-            print(TrainCommand.describe(summary))
-            if summary.interrupted { throw ExitCode(128 + (Interrupt.signal ?? SIGINT)) }  // 130 for SIGINT, 143 for SIGTERM
-        } catch let e as ConfigError {
-            throw CLIError(e.description)
+            if communicator.rank == 0 { print(TrainCommand.describe(summary)) }
+            communicator.finalize()
+            if summary.interrupted { throw ExitCode(128 + (Interrupt.signal ?? SIGTERM)) }  // 130 for SIGINT, 143 for SIGTERM
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            let message = (error as? ConfigError)?.description ?? (error as? MPIError)?.description ?? "\(error)"
+            guard communicator.isDistributed else { throw CLIError(message) }
+            // One rank's error ends every rank (MPI_Abort), named so the user knows where.
+            FileHandle.standardError.write(Data("error: \(message.hasPrefix("rank ") ? "" : communicator.label + ": ")\(message)\n".utf8))
+            communicator.abort(code: 1)
         }
     }
 

@@ -28,6 +28,8 @@ public struct TrainerState: Codable, Equatable {
     public var dataFingerprint: String?
     /// Zeroth-order runs: the query schedule's position and constants (absent otherwise).
     public var zerothOrder: ZerothOrderProgress?
+    /// Ranks of the data-parallel run that wrote the checkpoint (absent for one process).
+    public var ranks: Int?
 }
 
 /// Where a zeroth-order run is: queries and forward passes so far and, for AdaZeta's
@@ -48,8 +50,10 @@ public enum Checkpoint {
     public static func name(step: Int) -> String { prefix + String(format: "%08d", step) }
 
     /// Writes a checkpoint of `step` into `dir` (created if needed) and returns its folder.
+    /// `writeOptimizer` writes optimizer.safetensors (a data-parallel run streams it from
+    /// every rank's share); by default, from `optimizer`'s own state.
     public static func save(in dir: URL, model: Llama, optimizer: Optimizer, state: TrainerState,
-                            tokenizer: URL?) throws -> URL {
+                            tokenizer: URL?, writeOptimizer: ((URL) throws -> Void)? = nil) throws -> URL {
         let fm = FileManager.default
         do { try fm.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
             throw ConfigError("\(dir.path): cannot create the checkpoint folder (\(error.localizedDescription))")
@@ -63,7 +67,8 @@ public enum Checkpoint {
                                   metadata: ["format": "pt"], to: tmp.appendingPathComponent("model.safetensors"))
             try AtomicFile.write(try model.config.huggingFaceJSONData(), to: tmp.appendingPathComponent("config.json").path)
             if let adapters = model.adapters { try writeAdapters(adapters, to: tmp.appendingPathComponent(adapterFile)) }
-            try writeOptimizerState(optimizer, to: tmp.appendingPathComponent("optimizer.safetensors"))
+            let optimizerURL = tmp.appendingPathComponent("optimizer.safetensors")
+            if let writeOptimizer { try writeOptimizer(optimizerURL) } else { try writeOptimizerState(optimizer, to: optimizerURL) }
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             try AtomicFile.write(try enc.encode(state), to: tmp.appendingPathComponent("trainer_state.json").path)

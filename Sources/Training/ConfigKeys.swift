@@ -130,7 +130,8 @@ public enum ConfigKeys {
         ConfigKey("keep_checkpoints", .int, .int(2), min: 1, resumable: true, "checkpoints kept (oldest removed first)"),
         // Reproducibility and speed.
         ConfigKey("seed", .int, .int(0), min: 0, "seed of initialisation, shuffling and every other random draw"),
-        ConfigKey("threads", .int, .int(0), min: 0, resumable: true, "threads for OpenBLAS and the project's loops (0 = all cores)"),
+        ConfigKey("threads", .int, .int(0), min: 0, resumable: true, "threads for OpenBLAS and the project's loops (0 = all cores; under mpirun, the cores of each rank)"),
+        ConfigKey("mpi_timeout", .int, .int(600), min: 1, resumable: true, "under mpirun: seconds a rank waits for the others in a collective before the job ends with an error"),
     ]
 
     static let byName: [String: ConfigKey] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })

@@ -6,10 +6,13 @@ import Foundation
 public struct Progress {
     let total: Int
     let live: Bool
+    /// Prints nothing (the ranks of a data-parallel run other than rank 0).
+    let silent: Bool
 
-    public init(total: Int) {
+    public init(total: Int, silent: Bool = false) {
         self.total = total
-        live = isatty(STDERR_FILENO) != 0
+        self.silent = silent
+        live = !silent && isatty(STDERR_FILENO) != 0
     }
 
     static func eta(_ seconds: Double) -> String {
@@ -36,6 +39,7 @@ public struct Progress {
 
     /// Prints a permanent line on stdout (clearing the live line first).
     public func print(_ text: String) {
+        if silent { return }
         if live { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }

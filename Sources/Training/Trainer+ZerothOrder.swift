@@ -2,6 +2,7 @@
 // resolving AdaZeta's query schedule (steps per epoch from the training shard unless set, β
 // derived from the run's length unless set, both kept from the checkpoint on resume), and
 // the metrics fields that replace the gradient norm by the projected gradient p̂.
+import Distributed
 import Foundation
 import LlamaModel
 import Optimizers
@@ -26,14 +27,23 @@ extension Trainer {
     /// Attaches the run's adapters to `model` (when the config asks for them) and builds its
     /// optimizer over the trainable parameters and the step function; `trainTokens` sizes
     /// AdaZeta's epochs unless the config sets them.
+    /// Under mpirun (`share` given), the optimizer holds only this rank's ZeRO-1 share.
     static func makeStepper(_ config: RunConfig, model: Llama, batchSize: Int, seqLen: Int, gradAccum: Int,
-                            trainTokens: Int, saved: ZerothOrderProgress? = nil) throws -> TrainingStep {
+                            trainTokens: Int, saved: ZerothOrderProgress? = nil,
+                            communicator: Communicator = .single, share: RankShare? = nil) throws -> TrainingStep {
         if model.adapters == nil, let adapters = try config.adapterConfig() { try model.attachAdapters(adapters, seed: config.seed) }
-        let optimizer = try makeOptimizer(config, model: model)
+        var dataParallel: DataParallel?
+        if let share {
+            let full = try makeOptimizer(config, model: model, materialized: false)
+            dataParallel = DataParallel(communicator: communicator, share: share, fullPlan: full)
+        }
+        let optimizer = try makeOptimizer(config, model: model, owned: dataParallel.map { $0.plan.owned(by: communicator.rank) })
         let schedule = try querySchedule(config, optimizer: optimizer, trainTokens: trainTokens, saved: saved)
-        return TrainingStep(model: model, optimizer: optimizer, batchSize: batchSize, seqLen: seqLen, gradAccum: gradAccum,
+        var step = TrainingStep(model: model, optimizer: optimizer, batchSize: batchSize, seqLen: seqLen, gradAccum: gradAccum,
                             gradClip: config.bool("per_layer_update") ? 0 : config.double("grad_clip"), seed: config.seed,
                             perLayerUpdate: config.bool("per_layer_update"), querySchedule: schedule)
+        step.dataParallel = dataParallel
+        return step
     }
 
     /// The gradient fields of a metrics line: grad_norm for a gradient step; for a

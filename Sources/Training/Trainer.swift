@@ -3,6 +3,7 @@
 // those batches before the update, clips, and updates with lr = schedule(s). Everything a
 // step depends on (weights, optimizer state, step, data position, RNG) is in a checkpoint,
 // so a resumed run continues on exactly the same loss curve.
+import Distributed
 import Foundation
 import LlamaModel
 import Optimizers
@@ -16,18 +17,27 @@ public final class Trainer {
     public let schedule: LRSchedule
     public let data: TrainingData
     public let outURL: URL
-    public private(set) var state: TrainerState
-    let metrics: MetricsLog
+    public internal(set) var state: TrainerState
+    /// The metrics log (rank 0 of a data-parallel run writes it; the other ranks have none).
+    let metrics: MetricsLog?
     let progress: Progress
     /// Notes from resolving the optimizer keys (settings of another optimizer left out).
     let optimizerNotes: [String]
     let stepper: TrainingStep
-    /// The locked output folder (held for the trainer's lifetime).
-    let folder: RunFolder
+    /// The locked output folder (held for the trainer's lifetime; rank 0 only).
+    let folder: RunFolder?
+    /// The ranks of an mpirun job (one rank, and no MPI, otherwise).
+    public let communicator: Communicator
+    /// This rank's part of a data-parallel run (nil in one process).
+    var dataParallel: DataParallel? { stepper.dataParallel }
+    var isRankZero: Bool { communicator.rank == 0 }
 
     /// Sets up a new run from `config`, or continues the checkpoint `resume` (whose saved
     /// run config is used; `config` may change only resumable keys such as `steps`).
-    public init(config given: RunConfig, resume: URL? = nil) throws {
+    /// Under mpirun, `communicator` holds the ranks: each trains its share of every step's
+    /// batch and holds its share of the optimizer state (see DataParallel).
+    public init(config given: RunConfig, resume: URL? = nil, communicator: Communicator = .single) throws {
+        self.communicator = communicator
         var config = given
         var resumeState: TrainerState?
         var checkpoint: URL?
@@ -50,27 +60,29 @@ public final class Trainer {
             checkpoint = ckpt
         }
         try config.validateForTraining()
+        if let saved = resumeState, let note = Trainer.rankChangeNote(saved: saved.ranks ?? 1, now: communicator.size) { notes.append(note) }
         optimizerNotes = try config.resolveOptimizerKeys() + config.validateZerothOrder() + notes
+        let share = try communicator.isDistributed ? config.validateDataParallel(communicator) : nil
         self.config = config
-        Parallel.setThreads(config.int("threads"))
+        Parallel.setThreads(config.int("threads") > 0 || !communicator.isDistributed ? config.int("threads") : Trainer.threadsPerRank(communicator))
         let modelConfig = try config.modelConfig()
         outURL = URL(fileURLWithPath: config.out)
         // The data is checked before the out folder is touched (nothing is written for a bad run).
         data = try TrainingData(folder: URL(fileURLWithPath: config.data), batch: config.batchSize,
                                 seqLen: config.seqLen, shuffleSeed: config.bool("shuffle") ? config.seed : nil,
                                 model: modelConfig)
-        folder = try RunFolder(outURL, resuming: resume != nil, overwrite: config.bool("overwrite"))
+        folder = communicator.rank == 0 ? try RunFolder(outURL, resuming: resume != nil, overwrite: config.bool("overwrite")) : nil
         model = Llama(config: modelConfig, seed: config.seed)
         model.activationCheckpointing = config.bool("activation_checkpointing")
         stepper = try Trainer.makeStepper(config, model: model, batchSize: config.batchSize, seqLen: config.seqLen,
                                           gradAccum: config.gradAccum, trainTokens: data.train.tokenCount,
-                                          saved: resumeState?.zerothOrder)
+                                          saved: resumeState?.zerothOrder, communicator: communicator, share: share)
         optimizer = stepper.optimizer
         let querySchedule = stepper.querySchedule
         schedule = LRSchedule(peak: config.double("lr"), shape: LRSchedule.Shape(rawValue: config.string("schedule")) ?? .cosine,
                               warmupSteps: config.int("warmup_steps"), totalSteps: config.steps,
                               minRatio: config.double("min_lr_ratio"))
-        progress = Progress(total: config.steps)
+        progress = Progress(total: config.steps, silent: communicator.rank != 0)
         if let saved = resumeState, let ckpt = checkpoint {
             try Checkpoint.loadWeights(ckpt.appendingPathComponent("model.safetensors"), into: model)
             if model.adapters != nil { try Checkpoint.loadAdapters(ckpt.appendingPathComponent(Checkpoint.adapterFile), into: model) }
@@ -94,15 +106,21 @@ public final class Trainer {
             state.zerothOrder = ZerothOrderProgress(queries: 0, forwardPasses: 0, epoch: querySchedule.map { _ in 0 },
                                                     epochSteps: querySchedule?.epochSteps, beta: querySchedule?.beta)
         }
-        metrics = try MetricsLog(url: outURL.appendingPathComponent("metrics.jsonl"),
-                                 keepThrough: resumeState.map { $0.step })
+        metrics = communicator.rank == 0 ? try MetricsLog(url: outURL.appendingPathComponent("metrics.jsonl"),
+                                                          keepThrough: resumeState.map { $0.step }) : nil
+        if communicator.isDistributed {
+            state.ranks = communicator.size
+            try checkRanksAgree(data: data)
+        }
     }
 
     /// The run's optimizer for `model`; errors name the optimizer and the key at fault.
-    static func makeOptimizer(_ config: RunConfig, model: Llama) throws -> Optimizer {
+    /// `materialized` false builds the plan only to count it; `owned` builds one rank's share.
+    static func makeOptimizer(_ config: RunConfig, model: Llama, materialized: Bool = true, owned: Set<String>? = nil) throws -> Optimizer {
         let settings = config.optimizerSettings
         do {
-            return try OptimizerCatalog.make(settings, model: ModelDescription(model.config), parameters: model.trainableParameters)
+            return try OptimizerCatalog.make(settings, model: ModelDescription(model.config), parameters: model.trainableParameters,
+                                             materialized: materialized, owned: owned)
         } catch let e as OptimizerError {
             throw ConfigError("optimizer \(settings.name): \(e.description)")
         }
@@ -132,8 +150,13 @@ public final class Trainer {
         progress.print("data: \(data.folder.path) — train \(data.train.tokenCount) tokens, val \(data.val?.tokenCount ?? 0) tokens; batch \(config.batchSize)×\(config.seqLen)×\(config.gradAccum) = \(tokensPerStep) tokens/step")
         progress.print("optimizer \(optimizer.name), lr \(config.double("lr")) (\(schedule.shape.rawValue), warm-up \(schedule.warmupSteps), min ratio \(schedule.minRatio)); plan:\n\(optimizer.planDescription)")
         for note in optimizerNotes { progress.print("note: \(note)") }
-        progress.print("optimizer state: \(optimizer.stateBytes) bytes (formula \(optimizer.stateBytesFormula))")
-        progress.print("threads: \(Parallel.threads); starting at step \(state.step + 1) of \(config.steps); out: \(outURL.path)")
+        if let dp = dataParallel {
+            let shares = dp.plan.stateBytes
+            progress.print("data-parallel: \(communicator.size) ranks, each \(dp.share.microCount) micro-batch(es) of \(dp.share.microSize) sequences per step; gradients all-reduced in model order; optimizer state sharded (ZeRO-1): \(shares.map(String.init).joined(separator: " / ")) bytes per rank (\(shares.reduce(0, +)) in all); mpi_timeout \(Int(communicator.timeout)) s")
+        } else {
+            progress.print("optimizer state: \(optimizer.stateBytes) bytes (formula \(optimizer.stateBytesFormula))")
+        }
+        progress.print("threads: \(Parallel.threads)\(communicator.isDistributed ? " per rank" : ""); starting at step \(state.step + 1) of \(config.steps); out: \(outURL.path)")
     }
 
     var tokensPerStep: Int { config.batchSize * config.seqLen * config.gradAccum }
@@ -142,10 +165,11 @@ public final class Trainer {
     public func trainStep() throws -> StepReport {
         let s = state.step + 1
         let first = state.nextBatch
-        let report = try stepper.run(step: s, lr: schedule.lr(step: s)) { micro in
+        let report = try stepper.run(step: s, lr: schedule.lr(step: s), stopRequested: { Interrupt.signal != nil }) { micro in
             let b = data.train.batch(first + micro)
             return (b.inputs, b.targets)
         }
+        if report.abandoned { return report }
         state.step = s
         state.nextBatch += config.gradAccum
         if report.queries > 0, var zo = state.zerothOrder {
@@ -162,7 +186,7 @@ public final class Trainer {
     /// Mean loss over the first `eval_batches` validation batches (equal sizes, so this is
     /// the mean over tokens). Nil without a validation shard.
     public func evaluate(batches: Int? = nil) -> Double? {
-        guard let val = data.val else { return nil }
+        guard let val = data.val, isRankZero else { return nil }
         let n = batches ?? config.int("eval_batches")
         guard n > 0 else { return nil }
         var total = 0.0
@@ -177,7 +201,10 @@ public final class Trainer {
     /// Appends a metrics line; when that fails (a full disk), tries to checkpoint the run so
     /// far before stopping, and says whether it could.
     func log(_ fields: [(String, MetricValue)]) throws {
-        do { try metrics.write(fields) } catch let e as ConfigError {
+        guard let metrics else { return }
+        do { try metrics.write(fields) } catch let e as ConfigError where communicator.isDistributed {
+            throw ConfigError("\(e.description); the run stops (a checkpoint needs every rank, so none is tried now; the last one on disk is the newest)")
+        } catch let e as ConfigError {
             let saved = (try? saveCheckpoint()).map { "checkpoint \($0.path) written; resume with --resume \(outURL.path) once there is room" }
                 ?? "no checkpoint could be written either; the last one on disk is the newest"
             throw ConfigError("\(e.description); the run stops: \(saved)")
@@ -187,8 +214,9 @@ public final class Trainer {
     /// Writes a checkpoint of the current state and prunes old ones.
     @discardableResult
     public func saveCheckpoint() throws -> URL {
-        state.optimizerScalars = optimizer.stateScalars()
         let dir = outURL.appendingPathComponent("checkpoints")
+        if let dp = dataParallel { return try saveShardedCheckpoint(dp, in: dir) }
+        state.optimizerScalars = optimizer.stateScalars()
         let url = try Checkpoint.save(in: dir, model: model, optimizer: optimizer, state: state, tokenizer: data.tokenizerURL)
         Checkpoint.prune(in: dir, keep: config.int("keep_checkpoints"))
         return url
@@ -212,12 +240,14 @@ public final class Trainer {
         var badSteps = 0, firstBad = 0
         let maxBad = config.int("max_bad_steps")
         while state.step < total {
-            if Interrupt.signal != nil || state.step >= (stopAfter ?? Int.max) { break }
+            // A data-parallel run agrees on stopping inside the step (every rank must stop at once).
+            if (Interrupt.signal != nil && dataParallel == nil) || state.step >= (stopAfter ?? Int.max) { break }
             let t0 = Date()
             let report: StepReport
             do { report = try trainStep() } catch let e as OptimizerError {
                 throw ConfigError("\(e.description)\n  the last checkpoint is kept; resume with --resume \(outURL.path) after changing the run")
             }
+            if report.abandoned { break }
             let loss = report.loss, norm = report.gradNorm, skipped = report.skipped
             var account = MemoryAccount(snapshot: report.memory, optimizerStateBytes: optimizer.stateBytes,
                                         residentBytes: 0, peakResidentBytes: 0)
@@ -267,7 +297,7 @@ public final class Trainer {
                 try log([("step", .int(s)), ("loss", .double(loss)), ("lr", .double(lr))] + gradientFields(report) +
                               [("tokens_per_s", .double(tps)),
                                ("step_ms", .double(stepSeconds * 1000)),
-                               ("opt_state_bytes", .int(optimizer.stateBytes))] + account.metricFields +
+                              ] + stateByteFields() + account.metricFields +
                               [("optimizer_ms", .double(windowOptimizerSeconds * 1000)),
                                ("optimizer_max_ms", .double(windowLongestOptimizer * 1000))]
                               + report.optimizerMetrics.map { ("opt_" + $0.0, MetricValue.double($0.1)) }
@@ -293,6 +323,9 @@ public final class Trainer {
             }
         }
         let interrupted = state.step < total
+        if interrupted && dataParallel != nil {
+            progress.print("stop asked for (\(Interrupt.signal.map { $0 == SIGTERM ? "SIGTERM" : "SIGINT" } ?? "on another rank")): every rank stops after step \(state.step)")
+        }
         if badSteps == 0 {
             lastCheckpoint = try saveCheckpoint()
         } else {
@@ -304,10 +337,10 @@ public final class Trainer {
         let seconds = max(state.elapsedSeconds, 1e-9)
         let summary = Summary(steps: state.step, finalLoss: lastLoss, finalValLoss: lastVal,
                               tokensPerSecond: Double(state.tokensSeen) / seconds,
-                              optimizerStateBytes: optimizer.stateBytes,
+                              optimizerStateBytes: try stateByteFigures().largest,
                               peakRSSBytes: ProcessMemory.peakResidentBytes, memory: largest, interrupted: interrupted,
                               checkpoint: lastCheckpoint)
-        try writeSummary(summary, seconds: seconds)
+        if isRankZero { try writeSummary(summary, seconds: seconds) }
         return summary
     }
 
@@ -316,6 +349,7 @@ public final class Trainer {
         var fields: [(String, MetricValue)] = [("steps", .int(s.steps)), ("final_loss", .double(s.finalLoss)),
                                                 ("tokens_per_s", .double(s.tokensPerSecond)),
                                                 ("opt_state_bytes", .int(s.optimizerStateBytes)),
+                                                ("ranks", .int(communicator.size)),
                                                 ("peak_rss_bytes", .int(s.peakRSSBytes)), ("train_seconds", .double(seconds)),
                                                 ("interrupted", .int(s.interrupted ? 1 : 0)), ("optimizer", .string(optimizer.name))]
         if let v = s.finalValLoss { fields.append(("val_loss", .double(v))) }

@@ -22,6 +22,12 @@ public struct StepReport {
     public var firstNonFinite: String?
     public var forwardSeconds = 0.0, backwardSeconds = 0.0, gradNormSeconds = 0.0, optimizerSeconds = 0.0
     public var totalSeconds = 0.0
+    /// Data-parallel runs: seconds in the gradient all-reduce, the agreement on loss and
+    /// stop, and the weight broadcast.
+    public var communicationSeconds = 0.0
+    /// Data-parallel runs: a rank was asked to stop before the update, so no rank updated
+    /// (the weights are those of the step before).
+    public var abandoned = false
     /// The rules' per-step metrics (key, value).
     public var optimizerMetrics: [(String, Double)] = []
     /// The rules' events of this step (a failed SVD, a skipped non-finite gradient).
@@ -61,6 +67,8 @@ public struct TrainingStep {
     public let perLayerUpdate: Bool
     /// The query schedule of an adaptive zeroth-order optimizer (AdaZeta), resolved by the trainer.
     public let querySchedule: QuerySchedule?
+    /// This rank's part of a data-parallel (mpirun) run; nil in one process.
+    public var dataParallel: DataParallel?
 
     public init(model: Llama, optimizer: Optimizer, batchSize: Int, seqLen: Int, gradAccum: Int, gradClip: Double, seed: UInt64,
                 perLayerUpdate: Bool = false, querySchedule: QuerySchedule? = nil) {
@@ -81,8 +89,10 @@ public struct TrainingStep {
 
     /// Runs step `step` (1-based) at learning rate `lr` on micro-batches `batch(0..<gradAccum)`.
     /// Throws when the optimizer fails (the error names the step and parameter).
-    public func run(step: Int, lr: Double, batch: (Int) -> (inputs: [Int32], targets: [Int32])) throws -> StepReport {
+    public func run(step: Int, lr: Double, stopRequested: () -> Bool = { false },
+                    batch: (Int) -> (inputs: [Int32], targets: [Int32])) throws -> StepReport {
         BufferPool.shared.resetPeak()
+        if let dp = dataParallel { return try runDataParallel(dp, step: step, lr: lr, stopRequested: stopRequested, batch: batch) }
         if let zo = optimizer.zerothOrder {
             return try runZerothOrder(zo, queries: queries(step: step), step: step, lr: lr, batch: batch(0))
         }
