@@ -10,6 +10,7 @@ packages=(
   libopenblas-dev     # BLAS (sgemm) and LAPACK (SVD, eigen, QR)
   libsentencepiece-dev sentencepiece  # tokenizer library, and spm_encode for the cross-check test
   zlib1g-dev
+  openmpi-bin libopenmpi-dev  # data-parallel training under mpirun (loaded only then) and its tests
   bible-kjv           # the shipped default corpus (King James Bible, public domain)
 )
 

@@ -55,8 +55,10 @@ struct TrainCommand: ParsableCommand {
             if communicator.rank == 0 { trainer.printHeader() }
             let summary = try trainer.run()
             if communicator.rank == 0 { print(TrainCommand.describe(summary)) }
+            // 130 for SIGINT, 143 for SIGTERM. An interrupted rank skips MPI_Finalize: when the
+            // signal came through mpirun, its daemons are shutting down and would never answer.
+            if summary.interrupted { throw ExitCode(128 + (Interrupt.signal ?? SIGTERM)) }
             communicator.finalize()
-            if summary.interrupted { throw ExitCode(128 + (Interrupt.signal ?? SIGTERM)) }  // 130 for SIGINT, 143 for SIGTERM
         } catch let e as ExitCode {
             throw e
         } catch {

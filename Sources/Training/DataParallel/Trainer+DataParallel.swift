@@ -42,7 +42,7 @@ extension Trainer {
     /// The log line of a resume with another number of ranks (nil when it is the same).
     static func rankChangeNote(saved: Int, now: Int) -> String? {
         guard saved != now else { return nil }
-        return "the checkpoint was written by \(saved) rank(s), this run has \(now): the optimizer state is re-sharded and the step's batch is split \(now) ways, so the loss curve continues the same run up to float reassociation (not bit for bit)"
+        return "the checkpoint was written by \(saved) rank(s), this run has \(now): the optimizer state is re-sharded and each step's batch is now split over \(now) rank(s), so the loss curve continues the same run up to float reassociation (not bit for bit)"
     }
 
     /// Every rank must train the same run on the same data: rank 0's run config, data
