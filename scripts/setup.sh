@@ -11,6 +11,7 @@ packages=(
   libsentencepiece-dev sentencepiece  # tokenizer library, and spm_encode for the cross-check test
   zlib1g-dev
   openmpi-bin libopenmpi-dev  # data-parallel training under mpirun (loaded only then) and its tests
+  iproute2            # ip netns: the two-host test (scripts/mpi-two-hosts.sh)
   bible-kjv           # the shipped default corpus (King James Bible, public domain)
 )
 

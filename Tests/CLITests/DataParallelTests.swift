@@ -202,4 +202,37 @@ final class DataParallelTests: XCTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.err)
         XCTAssertEqual(try MPIRunner.lossLines(metrics).keys.max(), step + 3)
     }
+
+    /// Two "hosts" (network namespaces joined by a veth pair, scripts/mpi-two-hosts.sh), one
+    /// rank on each: the run trains and its traffic crosses the link. Needs root and
+    /// network namespaces; skipped with a message where they are not allowed.
+    func testTwoHostsOverAVethLink() throws {
+        _ = try MPIRunner.mpirun()
+        guard getuid() == 0 else { throw XCTSkip("the two-host test makes network namespaces, which needs root") }
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/bin/sh")
+        probe.arguments = ["-c", "ip netns add swtrain-probe && ip netns del swtrain-probe"]
+        probe.standardError = FileHandle.nullDevice
+        try probe.run()
+        probe.waitUntilExit()
+        guard probe.terminationStatus == 0 else { throw XCTSkip("network namespaces cannot be made here (ip netns add failed)") }
+        let dir = try CLIRunner.preparedCorpus("dp-hosts", seed: 26)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = Process()
+        script.executableURL = URL(fileURLWithPath: "/bin/bash")
+        script.arguments = [CLIRunner.root.appendingPathComponent("scripts/mpi-two-hosts.sh").path,
+                            "--model", DataParallelTests.model, "--data", dir.appendingPathComponent("data").path,
+                            "--batch-size", "4", "--seq-len", "32", "--eval-batches", "0", "--steps", "10"]
+        script.environment = ProcessInfo.processInfo.environment.merging(["MIN_MB": "1"]) { $1 }
+        let out = dir.appendingPathComponent("hosts.log")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        script.standardOutput = try FileHandle(forWritingTo: out)
+        script.standardError = script.standardOutput
+        try script.run()
+        script.waitUntilExit()
+        let log = try String(contentsOf: out, encoding: .utf8)
+        XCTAssertEqual(script.terminationStatus, 0, log)
+        XCTAssertTrue(log.contains("OK: 2 ranks on 2 network namespaces"), log)
+        XCTAssertTrue(log.contains("done: 10 steps"), log)
+    }
 }
