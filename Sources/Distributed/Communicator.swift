@@ -38,10 +38,16 @@ public final class Communicator {
     /// True when the environment says this process was started by Open MPI's mpirun.
     public static var startedByMPIRun: Bool { ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil }
 
+    /// Resident bytes that loading Open MPI and MPI_Init added to this process (its
+    /// libraries, shared-memory segments and buffers): measured, for the memory figures.
+    public private(set) var runtimeBytes = 0
+
     /// MPI_COMM_WORLD after MPI_Init (call once per process).
     public init(initializingMPI: Void) throws {
+        let before = Communicator.residentBytes()
         let lib = try MPILibrary()
         guard lib.initialize(nil, nil) == 0 else { throw MPIError("MPI_Init failed") }
+        runtimeBytes = max(0, Communicator.residentBytes() - before)
         var r: Int32 = 0, n: Int32 = 0
         _ = lib.commRank(lib.commWorld, &r)
         _ = lib.commSize(lib.commWorld, &n)
@@ -56,6 +62,13 @@ public final class Communicator {
     }
 
     public var isDistributed: Bool { size > 1 }
+
+    /// VmRSS of this process, in bytes.
+    static func residentBytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+    }
     /// "rank 1 of 2 (host)", for messages.
     public var label: String { "rank \(rank) of \(size) (\(host))" }
 

@@ -41,6 +41,8 @@ struct MemoryCommand: ParsableCommand {
     var noActivations = false
     @Flag(help: "Print one JSON object instead of the table.")
     var json = false
+    @Option(help: "Figures of one rank of an `mpirun -np N` run: the optimizer state of the largest rank's ZeRO-1 share and activations of a rank's part of the batch.")
+    var ranks: Int = 1
 
     func run() throws {
         do {
@@ -49,6 +51,7 @@ struct MemoryCommand: ParsableCommand {
             let mc = try base.modelConfig()
             let b = batchSize ?? base.batchSize, t = seqLen ?? base.seqLen
             guard b > 0, t > 0 else { throw CLIError("--batch-size and --seq-len must be positive") }
+            guard (1...4096).contains(ranks) else { throw CLIError("--ranks must be between 1 and 4096, got \(ranks)") }
             guard t <= mc.maxPositionEmbeddings else {
                 throw CLIError("--seq-len \(t) is longer than the model's max_position_embeddings \(mc.maxPositionEmbeddings)")
             }
@@ -73,7 +76,7 @@ struct MemoryCommand: ParsableCommand {
                 if c.bool("per_layer_update") && !parts.contains(where: { $0.hasPrefix("grad_clip=") || $0.hasPrefix("grad-clip=") }) {
                     try c.set("grad_clip", text: "0")
                 }
-                rows.append((spec, try MemoryReport.figures(c, batch: b, seqLen: t, measureStep: !noActivations)))
+                rows.append((spec, try MemoryReport.figures(c, batch: b, seqLen: t, measureStep: !noActivations, ranks: ranks)))
             }
             if json { printJSON(rows, batch: b, seqLen: t, parameters: mc.parameterCount) } else { printTable(rows, batch: b, seqLen: t, parameters: mc.parameterCount) }
         } catch let e as ConfigError {
@@ -84,15 +87,21 @@ struct MemoryCommand: ParsableCommand {
     static func mib(_ bytes: Int) -> String { String(format: "%.2f", Double(bytes) / 1_048_576) }
 
     func printTable(_ rows: [(label: String, figures: MemoryFigures)], batch: Int, seqLen: Int, parameters: Int) {
-        print("model \(parameters) parameters; B \(batch) × T \(seqLen); MiB (bytes / 2^20); total = predicted peak RSS")
+        print("model \(parameters) parameters; B \(batch) × T \(seqLen); MiB (bytes / 2^20); total = predicted peak RSS"
+              + (ranks > 1 ? " of one rank of \(ranks) (optimizer state: the largest rank's share)" : ""))
         let header = ["optimizer", "parameters", "gradients", "optimizer state", "activations", "optimizer work", "pool free", "other", "total"]
         var lines = [header]
         for (label, f) in rows {
             lines.append([label, Self.mib(f.parameterBytes), Self.mib(f.gradientBytes), Self.mib(f.optimizerStateBytes),
                           Self.mib(f.activationBytes), Self.mib(f.optimizerWorkBytes), Self.mib(f.poolFreeBytes),
-                          Self.mib(f.runtimeBytes + f.dataBytes), Self.mib(f.totalBytes)])
+                          Self.mib(f.runtimeBytes + f.dataBytes + f.communicationBytes), Self.mib(f.totalBytes)])
         }
         let widths = (0..<header.count).map { c in lines.map { $0[c].count }.max()! }
+        defer {
+            for (label, f) in rows where !f.stateBytesPerRank.isEmpty {
+                print("\(label): optimizer state per rank \(f.stateBytesPerRank.map { Self.mib($0) }.joined(separator: " / ")) MiB (\(Self.mib(f.stateBytesPerRank.reduce(0, +))) in all); other includes the all-reduce buffer (\(Self.mib(f.communicationBytes)) MiB), not Open MPI's own memory (a run's summary.json gives it: mpi_runtime_bytes)")
+            }
+        }
         for l in lines {
             print(l.enumerated().map { c, cell in
                 c == 0 ? cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)
@@ -106,8 +115,9 @@ struct MemoryCommand: ParsableCommand {
             "{\"optimizer\": \"\(label)\", \"parameter_bytes\": \(f.parameterBytes), \"gradient_bytes\": \(f.gradientBytes), " +
                 "\"optimizer_state_bytes\": \(f.optimizerStateBytes), \"activation_bytes\": \(f.activationBytes), " +
                 "\"optimizer_work_bytes\": \(f.optimizerWorkBytes), \"pool_free_bytes\": \(f.poolFreeBytes), " +
-                "\"runtime_bytes\": \(f.runtimeBytes), \"data_bytes\": \(f.dataBytes), \"total_bytes\": \(f.totalBytes)}"
+                "\"runtime_bytes\": \(f.runtimeBytes), \"data_bytes\": \(f.dataBytes), \"total_bytes\": \(f.totalBytes)" +
+                (f.stateBytesPerRank.isEmpty ? "" : ", \"optimizer_state_bytes_per_rank\": [\(f.stateBytesPerRank.map(String.init).joined(separator: ", "))], \"communication_bytes\": \(f.communicationBytes)") + "}"
         }
-        print("{\"parameters\": \(parameters), \"batch_size\": \(batch), \"seq_len\": \(seqLen), \"rows\": [\(items.joined(separator: ", "))]}")
+        print("{\"parameters\": \(parameters), \"batch_size\": \(batch), \"seq_len\": \(seqLen), \"ranks\": \(ranks), \"rows\": [\(items.joined(separator: ", "))]}")
     }
 }

@@ -26,16 +26,31 @@ public struct MemoryFigures: Sendable {
     public var runtimeBytes = 0
     /// Token shards and tokenizer of the data folder (mapped; an upper bound).
     public var dataBytes = 0
+    /// Data-parallel figures (`memory --ranks N`): each rank's optimizer state (empty for one
+    /// process) and the gradient all-reduce's buffer. Open MPI's own memory is not predicted
+    /// (a run measures it: `mpi_runtime_bytes` in its summary).
+    public var stateBytesPerRank: [Int] = []
+    public var communicationBytes = 0
     /// The predicted peak resident memory of the run.
     public var totalBytes: Int {
         parameterBytes + gradientBytes + optimizerStateBytes + activationBytes + optimizerWorkBytes + poolFreeBytes
-            + runtimeBytes + dataBytes
+            + runtimeBytes + dataBytes + communicationBytes
     }
 }
 
 public enum MemoryReport {
     /// Optimizer-state bytes of `config`'s optimizer for its model (a reserved, untouched plan).
     public static func optimizerStateBytes(_ config: RunConfig) throws -> Int {
+        try countingOptimizer(config).stateBytes
+    }
+
+    /// The optimizer state of each rank of a ZeRO-1 run over `ranks` ranks (ShardPlan).
+    public static func stateBytesPerRank(_ config: RunConfig, ranks: Int) throws -> [Int] {
+        ShardPlan(try countingOptimizer(config), ranks: ranks).stateBytes
+    }
+
+    /// `config`'s optimizer for its model, reserved but untouched (for counting).
+    static func countingOptimizer(_ config: RunConfig) throws -> Optimizer {
         var config = config
         _ = try config.resolveOptimizerKeys()
         let mc = try config.modelConfig()
@@ -44,7 +59,7 @@ public enum MemoryReport {
         let settings = config.optimizerSettings
         do {
             return try OptimizerCatalog.make(settings, model: ModelDescription(mc), parameters: model.trainableParameters,
-                                             materialized: false).stateBytes
+                                             materialized: false)
         } catch let e as OptimizerError {
             throw ConfigError("optimizer \(settings.name): \(e.description)")
         }
@@ -145,16 +160,30 @@ public enum MemoryReport {
     /// Every figure for `config` (its optimizer, model and memory levers) at B×T. Without
     /// `measureStep`, gradients are the trainable parameters' size (0 for a zeroth-order
     /// optimizer) and the measured parts are 0.
-    public static func figures(_ config: RunConfig, batch: Int, seqLen: Int, measureStep: Bool = true) throws -> MemoryFigures {
+    /// With `ranks` > 1, the figures of one rank of a data-parallel run: the whole model and
+    /// gradients, the largest rank's optimizer state, and the step measured on a rank's
+    /// micro-batch (RankShare) instead of B.
+    public static func figures(_ config: RunConfig, batch: Int, seqLen: Int, measureStep: Bool = true, ranks: Int = 1) throws -> MemoryFigures {
         let mc = try config.modelConfig()
         var f = MemoryFigures(optimizer: config.string("optimizer"))
+        var batch = batch
+        if ranks > 1 {
+            if config.isZerothOrder || config.bool("per_layer_update") {
+                throw ConfigError("--ranks \(ranks): \(config.isZerothOrder ? "a zeroth-order optimizer" : "per_layer_update") runs in one process only, as `train` under mpirun refuses it")
+            }
+            batch = try RankShare(rank: 0, ranks: ranks, batchSize: batch, gradAccum: config.gradAccum).microSize
+            f.stateBytesPerRank = try stateBytesPerRank(config, ranks: ranks)
+            // The gradient all-reduce's packing buffer (DataParallel.bucketFloats).
+            let trainable = try config.adapterConfig().map { try LlamaAdapters.parameterCount(model: mc, config: $0) } ?? mc.parameterCount
+            f.communicationBytes = 4 * min(DataParallel.bucketBytes / 4, trainable)
+        }
         // Adapters (when the run attaches them) are parameters too, and then the only ones
         // with gradients; a zeroth-order optimizer keeps no gradient at all.
         let adapterBytes = try config.adapterConfig().map { try LlamaAdapters.parameterCount(model: mc, config: $0) * 4 } ?? 0
         let trainableBytes = adapterBytes > 0 ? adapterBytes : mc.parameterCount * 4
         f.parameterBytes = mc.parameterCount * 4 + adapterBytes
         f.gradientBytes = config.isZerothOrder ? 0 : trainableBytes
-        f.optimizerStateBytes = try optimizerStateBytes(config)
+        f.optimizerStateBytes = try f.stateBytesPerRank.max() ?? optimizerStateBytes(config)
         if measureStep {
             let s = try stepBytes(config, batch: batch, seqLen: seqLen)
             if config.bool("per_layer_update") && !config.isZerothOrder { f.gradientBytes = s.gradients }

@@ -152,7 +152,7 @@ public final class Trainer {
         for note in optimizerNotes { progress.print("note: \(note)") }
         if let dp = dataParallel {
             let shares = dp.plan.stateBytes
-            progress.print("data-parallel: \(communicator.size) ranks, each \(dp.share.microCount) micro-batch(es) of \(dp.share.microSize) sequences per step; gradients all-reduced in model order; optimizer state sharded (ZeRO-1): \(shares.map(String.init).joined(separator: " / ")) bytes per rank (\(shares.reduce(0, +)) in all); mpi_timeout \(Int(communicator.timeout)) s")
+            progress.print("data-parallel: \(communicator.size) ranks, each \(dp.share.microCount) micro-batch(es) of \(dp.share.microSize) sequences per step; gradients all-reduced in model order; optimizer state sharded (ZeRO-1): \(shares.map(String.init).joined(separator: " / ")) bytes per rank (\(shares.reduce(0, +)) in all); mpi_timeout \(Int(communicator.timeout)) s; Open MPI's runtime \(String(format: "%.1f", Double(communicator.runtimeBytes) / 1_048_576)) MiB on rank 0")
         } else {
             progress.print("optimizer state: \(optimizer.stateBytes) bytes (formula \(optimizer.stateBytesFormula))")
         }
@@ -350,6 +350,7 @@ public final class Trainer {
                                                 ("tokens_per_s", .double(s.tokensPerSecond)),
                                                 ("opt_state_bytes", .int(s.optimizerStateBytes)),
                                                 ("ranks", .int(communicator.size)),
+                                                ("mpi_runtime_bytes", .int(communicator.runtimeBytes)),
                                                 ("peak_rss_bytes", .int(s.peakRSSBytes)), ("train_seconds", .double(seconds)),
                                                 ("interrupted", .int(s.interrupted ? 1 : 0)), ("optimizer", .string(optimizer.name))]
         if let v = s.finalValLoss { fields.append(("val_loss", .double(v))) }

@@ -235,4 +235,37 @@ final class DataParallelTests: XCTestCase {
         XCTAssertTrue(log.contains("OK: 2 ranks on 2 network namespaces"), log)
         XCTAssertTrue(log.contains("done: 10 steps"), log)
     }
+
+    /// `memory --ranks 2` gives one rank's figures: the largest rank's optimizer state of the
+    /// run (opt_state_bytes), the ranks' states summing to the run's total, and a predicted
+    /// peak (plus Open MPI's own memory, which the run measures) within 15% of rank 0's peak RSS.
+    func testMemoryWithRanksPredictsOneRankOfTheRun() throws {
+        _ = try MPIRunner.mpirun()
+        let dir = try CLIRunner.preparedCorpus("dp-memory", seed: 27)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = CLIRunner.root.appendingPathComponent("configs/llama-tiny.json").path
+        let run = try MPIRunner.run(ranks: 2, ["train", "--config", config, "--data", "data", "--steps", "4", "--eval-batches", "0",
+                                                "--eval-every", "0", "--threads", "1", "--out", "run"], in: dir)
+        XCTAssertEqual(run.status, 0, run.err)
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("run/summary.json"))) as! [String: Any]
+        let last = try MPIRunner.lossLines(dir.appendingPathComponent("run/metrics.jsonl")).sorted { $0.key < $1.key }.last!.value
+        let memory = try CLIRunner.run(["memory", "--config", config, "--ranks", "2", "--threads", "1", "--json"], in: dir)
+        XCTAssertEqual(memory.status, 0, memory.err)
+        let object = try JSONSerialization.jsonObject(with: Data(memory.out.utf8)) as! [String: Any]
+        let row = (object["rows"] as! [[String: Any]])[0]
+        let perRank = row["optimizer_state_bytes_per_rank"] as! [Int]
+        XCTAssertEqual(perRank.count, 2)
+        XCTAssertEqual(row["optimizer_state_bytes"] as? Int, last["opt_state_bytes"] as? Int)
+        XCTAssertEqual(perRank.reduce(0, +), last["opt_state_bytes_total"] as? Int)
+        XCTAssertEqual(summary["ranks"] as? Int, 2)
+        // Open MPI's own memory is measured by the run (mpi_runtime_bytes), not predicted.
+        let mpi = (summary["mpi_runtime_bytes"] as! NSNumber).doubleValue
+        XCTAssertGreaterThan(mpi, 0)
+        let measured = (summary["peak_rss_bytes"] as! NSNumber).doubleValue
+        let predicted = (row["total_bytes"] as! NSNumber).doubleValue + mpi
+        XCTAssertEqual(predicted, measured, accuracy: 0.15 * measured, "predicted \(predicted) (with Open MPI's \(mpi)), rank 0 measured \(measured)")
+        let refused = try CLIRunner.run(["memory", "--config", config, "--ranks", "3"], in: dir)
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.err.contains("16 sequences"), refused.err)
+    }
 }

@@ -34,6 +34,11 @@ public final class DataParallel {
         }
     }
 
+    /// Floats of the packing buffer: the bucket size, or less when all gradients are smaller.
+    public static func bucketFloats(_ parameters: [Parameter]) -> Int {
+        min(bucketBytes / 4, parameters.reduce(0) { $0 + $1.tensor.count })
+    }
+
     public var rank: Int { communicator.rank }
     public var ranks: Int { communicator.size }
 
@@ -41,7 +46,7 @@ public final class DataParallel {
     /// `bucketBytes` packed into one buffer per bucket, larger ones in place.
     public func reduceGradients(_ parameters: [Parameter]) throws {
         let capacity = DataParallel.bucketBytes / 4
-        if bucket.count < capacity { bucket = [Float](repeating: 0, count: capacity) }
+        if bucket.isEmpty { bucket = [Float](repeating: 0, count: DataParallel.bucketFloats(parameters)) }
         var pending: [Tensor] = []
         var used = 0
         func flush() throws {
