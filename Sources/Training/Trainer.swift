@@ -61,6 +61,7 @@ public final class Trainer {
         }
         try config.validateForTraining()
         if let saved = resumeState, let note = Trainer.rankChangeNote(saved: saved.ranks ?? 1, now: communicator.size) { notes.append(note) }
+        if let note = Trainer.threadsNote(config.int("threads"), communicator) { notes.append(note) }
         optimizerNotes = try config.resolveOptimizerKeys() + config.validateZerothOrder() + notes
         let share = try communicator.isDistributed ? config.validateDataParallel(communicator) : nil
         self.config = config

@@ -28,15 +28,26 @@ extension Trainer {
     /// among its ranks when they are not bound.
     static func threadsPerRank(_ communicator: Communicator) -> Int {
         let online = ProcessInfo.processInfo.activeProcessorCount
-        var usable = online
-        // The kernel's affinity mask of this process ("Cpus_allowed:\tff,ffffffff").
-        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") }) {
-            let hex = line.dropFirst("Cpus_allowed:".count).filter { $0.isHexDigit }
-            usable = hex.reduce(0) { $0 + (Int(String($1), radix: 16) ?? 0).nonzeroBitCount }
-        }
+        var usable = boundCores
         if usable >= online || usable == 0 { usable = online / max(communicator.localSize, 1) }
         return max(usable, 1)
+    }
+
+    /// Cores this process may run on (the kernel's affinity mask, "Cpus_allowed:\tff,ffffffff").
+    static var boundCores: Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") }) else {
+            return ProcessInfo.processInfo.activeProcessorCount
+        }
+        let hex = line.dropFirst("Cpus_allowed:".count).filter { $0.isHexDigit }
+        return hex.reduce(0) { $0 + (Int(String($1), radix: 16) ?? 0).nonzeroBitCount }
+    }
+
+    /// A note when a rank is given more threads than the cores mpirun bound it to.
+    static func threadsNote(_ threads: Int, _ communicator: Communicator) -> String? {
+        let cores = boundCores
+        guard communicator.isDistributed, threads > cores, cores > 0 else { return nil }
+        return "threads \(threads) on a rank that mpirun bound to \(cores) core(s): its threads share those cores and run slower; use --threads 0 (the bound cores), or mpirun --bind-to none"
     }
 
     /// The log line of a resume with another number of ranks (nil when it is the same).
