@@ -44,10 +44,14 @@ gflops() {
 
 c_threads=$threads
 [ "$threads" -eq 0 ] && c_threads=$(nproc)
+# The C program runs OpenBLAS with the settings swift-train gives it (its kernels, as
+# "openblas_core" reports them, and the thread timeout), so both use the same code.
+core=$("$swift_train" bench --json --quick --threads 1 | sed -n 's/.*"openblas_core": *"\([^"]*\)".*/\1/p')
 for ((round = 1; round <= rounds; round++)); do
-  c_json=$("$reference" --json --threads "$c_threads" "${quick[@]}")
+  c_json=$(OPENBLAS_CORETYPE="${core:-${OPENBLAS_CORETYPE:-}}" OPENBLAS_THREAD_TIMEOUT="${OPENBLAS_THREAD_TIMEOUT:-18}" \
+    "$reference" --json --threads "$c_threads" "${quick[@]}")
   swift_json=$("$swift_train" bench --json --threads "$threads" "${quick[@]}")
-  echo "sgemm C = A·B, square, GFLOP/s (median of repetitions), threads $c_threads; round $round of $rounds"
+  echo "sgemm C = A·B, square, GFLOP/s (median of repetitions), threads $c_threads, OpenBLAS kernels ${core:-?}; round $round of $rounds"
   printf '  %6s %10s %10s %9s\n' n C Swift Swift/C
   for n in 512 1024 2048; do
     c=$(gflops "$c_json" "$n") s=$(gflops "$swift_json" "$n")

@@ -109,6 +109,7 @@ struct BenchCommand: ParsableCommand {
             }
             let object: JSONOut = .object([
                 ("threads", .int(Parallel.threads)),
+                ("openblas_core", .string(BLAS.coreName)),
                 ("sgemm_gflops", .object(sgemm.map { (String($0.size), .number($0.gflops)) })),
                 ("ops", .object(opsJSON)),
             ])

@@ -1,24 +1,53 @@
-// OpenBLAS's idle worker threads spin (calling sched_yield) for 2^OPENBLAS_THREAD_TIMEOUT
-// cycles after each product before they sleep; the default, 2^28 cycles (about 0.1 s), keeps
-// them spinning through all the elementwise work between a step's products, on the very
-// cores the project's own threads use (a perf profile of a llama-tiny step: 10–14% of the
-// time in sched_yield). 2^18 cycles (under 0.1 ms) covers the gap between back-to-back
-// products and then lets the cores go: measured with `bench --config configs/llama-tiny.json`
-// in five alternating pairs, the share of the cores' time outside BLAS fell from 0.16 to
-// 0.13 (medians) and tokens/s rose from 20,977 to 22,220. OpenBLAS reads the variable once,
-// when the library is loaded, so the program sets it and re-executes itself; a value the
-// user has set is kept.
+// OpenBLAS settings it reads only once, when the library is loaded; the program sets them
+// and re-executes itself (a value the user has set is kept):
+//
+// - OPENBLAS_THREAD_TIMEOUT=18. Idle worker threads spin (calling sched_yield) for
+//   2^OPENBLAS_THREAD_TIMEOUT cycles after each product before they sleep; the default, 2^28
+//   cycles (about 0.1 s), keeps them spinning through all the elementwise work between a
+//   step's products, on the very cores the project's own threads use (a perf profile of a
+//   llama-tiny step: 10–14% of the time in sched_yield). 2^18 cycles (under 0.1 ms) covers
+//   the gap between back-to-back products and then lets the cores go: measured with
+//   `bench --config configs/llama-tiny.json` in five alternating pairs, the share of the
+//   cores' time outside BLAS fell from 0.16 to 0.13 (medians), tokens/s rose 20,977 → 22,220.
+// - OPENBLAS_CORETYPE=SkylakeX on AMD processors with AVX-512 (Zen 4 and later). OpenBLAS
+//   0.3.21 (Debian 12) does not know these processors and runs its Haswell (AVX2) kernels
+//   there; its SkylakeX kernels are the same library's AVX-512 code, which these processors
+//   run. Measured on an AMD EPYC with AVX-512 (`bench`, 2 threads): sgemm 1024³ 253 → 392–
+//   505 GFLOP/s, a llama-tiny step 89.9 → 56.6 ms. Intel processors with AVX-512 are
+//   recognised by OpenBLAS itself, and processors without it keep OpenBLAS's own choice.
 import Foundation
 
 enum OpenBLASEnvironment {
-    static let variable = "OPENBLAS_THREAD_TIMEOUT"
-    static let value = "18"
+    static let timeoutVariable = "OPENBLAS_THREAD_TIMEOUT"
+    static let timeoutValue = "18"
+    static let coreVariable = "OPENBLAS_CORETYPE"
 
-    /// Re-executes this program with the variable set when it is not (returns when it is
-    /// already set, or when the re-execution is impossible: then the default applies).
-    static func ensureThreadTimeout() {
-        guard getenv(variable) == nil else { return }
-        setenv(variable, value, 1)
-        execv("/proc/self/exe", CommandLine.unsafeArgv)
+    /// Re-executes this program with the settings above when one is missing (returns when
+    /// they are already set, or when the re-execution is impossible: then the defaults apply).
+    static func ensureSettings() {
+        var missing = false
+        if getenv(timeoutVariable) == nil {
+            setenv(timeoutVariable, timeoutValue, 1)
+            missing = true
+        }
+        if getenv(coreVariable) == nil, let core = preferredCore() {
+            setenv(coreVariable, core, 1)
+            missing = true
+        }
+        if missing { execv("/proc/self/exe", CommandLine.unsafeArgv) }
+    }
+
+    /// "SkylakeX" for an AMD processor whose flags include the AVX-512 subsets the SkylakeX
+    /// kernels use (F, CD, BW, DQ, VL); nil otherwise (OpenBLAS decides).
+    static func preferredCore(cpuinfo: String? = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) -> String? {
+        guard let text = cpuinfo else { return nil }
+        var vendor = "", flags: Set<Substring> = []
+        for line in text.split(separator: "\n") {
+            if vendor.isEmpty, line.hasPrefix("vendor_id") { vendor = line.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "" }
+            if flags.isEmpty, line.hasPrefix("flags") { flags = Set((line.split(separator: ":").last ?? "").split(separator: " ")) }
+            if !vendor.isEmpty && !flags.isEmpty { break }
+        }
+        let needed: [Substring] = ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"]
+        return vendor == "AuthenticAMD" && needed.allSatisfy(flags.contains) ? "SkylakeX" : nil
     }
 }

@@ -11,7 +11,7 @@ struct SwiftTrain: ParsableCommand {
                       OptimizersCommand.self, MemoryCommand.self, PlotCommand.self, CompareCommand.self])
 
     static func main() {
-        OpenBLASEnvironment.ensureThreadTimeout()
+        OpenBLASEnvironment.ensureSettings()
         main(nil)
     }
 }

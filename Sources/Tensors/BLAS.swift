@@ -45,6 +45,12 @@ public enum BLAS {
         return String(cString: s)
     }
 
+    /// The kernels OpenBLAS runs ("Haswell", "SkylakeX", …).
+    public static var coreName: String {
+        guard let s = openblas_get_corename() else { return "unknown" }
+        return String(cString: s)
+    }
+
     /// OpenBLAS's current thread count.
     public static var threads: Int { Int(openblas_get_num_threads()) }
 }
