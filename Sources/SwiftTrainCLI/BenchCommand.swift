@@ -133,6 +133,7 @@ struct BenchCommand: ParsableCommand {
 
     func printSgemm(_ figures: [SgemmBenchmark.Figure]) {
         print("threads: \(Parallel.threads) (OpenBLAS threads \(BLAS.threads); \(BLAS.configuration.trimmingCharacters(in: .whitespaces)))")
+        if let hint = OpenBLASEnvironment.hint { print(hint) }
         print("sgemm, square C = A·B (2·n³ FLOPs), median" + (quick ? " (--quick: few repetitions)" : ""))
         print("  " + lpad("n", 6) + lpad("ms", 10) + lpad("GFLOP/s", 10))
         for f in figures {
@@ -156,6 +157,7 @@ struct BenchCommand: ParsableCommand {
                                  : BenchSettings(warmups: 0, minRepetitions: 5, maxRepetitions: 15, budgetSeconds: 8)
         if !json {
             print("threads: \(Parallel.threads) (\(BLAS.configuration.trimmingCharacters(in: .whitespaces)))")
+            if let hint = OpenBLASEnvironment.hint { print(hint) }
             print("model: \(mc.numHiddenLayers) layers, d \(mc.hiddenSize), H \(mc.numAttentionHeads), I \(mc.intermediateSize), V \(mc.vocabSize): \(mc.parameterCount) parameters")
         }
         let f = try StepBenchmark.run(config: run, settings: stepSettings, warmupSteps: warmups, sgemmSettings: settings)

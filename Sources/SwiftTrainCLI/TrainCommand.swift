@@ -52,7 +52,10 @@ struct TrainCommand: ParsableCommand {
         do {
             let (config, resume) = try TrainCommand.parse(arguments)
             let trainer = try Trainer(config: config, resume: resume, communicator: communicator)
-            if communicator.rank == 0 { trainer.printHeader() }
+            if communicator.rank == 0 {
+                trainer.printHeader()
+                if let hint = OpenBLASEnvironment.hint { print(hint) }
+            }
             let summary = try trainer.run()
             if communicator.rank == 0 { print(TrainCommand.describe(summary)) }
             // 130 for SIGINT, 143 for SIGTERM. An interrupted rank skips MPI_Finalize: when the
