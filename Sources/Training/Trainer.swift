@@ -297,8 +297,9 @@ public final class Trainer {
             if logged {
                 try log([("step", .int(s)), ("loss", .double(loss)), ("lr", .double(lr))] + gradientFields(report) +
                               [("tokens_per_s", .double(tps)),
-                               ("step_ms", .double(stepSeconds * 1000)),
-                              ] + stateByteFields() + account.metricFields +
+                               ("step_ms", .double(stepSeconds * 1000))] +
+                              (dataParallel == nil ? [] : [("comm_ms", MetricValue.double(report.communicationSeconds * 1000))])
+                              + stateByteFields() + account.metricFields +
                               [("optimizer_ms", .double(windowOptimizerSeconds * 1000)),
                                ("optimizer_max_ms", .double(windowLongestOptimizer * 1000))]
                               + report.optimizerMetrics.map { ("opt_" + $0.0, MetricValue.double($0.1)) }
