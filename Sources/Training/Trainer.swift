@@ -65,7 +65,8 @@ public final class Trainer {
         optimizerNotes = try config.resolveOptimizerKeys() + config.validateZerothOrder() + notes
         let share = try communicator.isDistributed ? config.validateDataParallel(communicator) : nil
         self.config = config
-        Parallel.setThreads(config.int("threads") > 0 || !communicator.isDistributed ? config.int("threads") : Trainer.threadsPerRank(communicator))
+        let threads = config.int("threads")  // 0: all cores, or under mpirun this rank's cores
+        Parallel.setThreads(threads == 0 && communicator.isDistributed ? Trainer.threadsPerRank(communicator) : threads)
         let modelConfig = try config.modelConfig()
         outURL = URL(fileURLWithPath: config.out)
         // The data is checked before the out folder is touched (nothing is written for a bad run).
@@ -149,7 +150,7 @@ public final class Trainer {
         let mc = model.config
         progress.print("model: d \(mc.hiddenSize), \(mc.numHiddenLayers) layers, \(mc.numAttentionHeads) heads, I \(mc.intermediateSize), vocab \(mc.vocabSize): \(mc.parameterCount) parameters")
         progress.print("data: \(data.folder.path) — train \(data.train.tokenCount) tokens, val \(data.val?.tokenCount ?? 0) tokens; batch \(config.batchSize)×\(config.seqLen)×\(config.gradAccum) = \(tokensPerStep) tokens/step")
-        progress.print("optimizer \(optimizer.name), lr \(config.double("lr")) (\(schedule.shape.rawValue), warm-up \(schedule.warmupSteps), min ratio \(schedule.minRatio)); plan:\n\(optimizer.planDescription)")
+        progress.print("optimizer \(optimizer.name), lr \(config.double("lr")) (\(schedule.shape.rawValue), warm-up \(schedule.warmupSteps), min ratio \(schedule.minRatio)); plan\(dataParallel == nil ? "" : " (rank 0's share)"):\n\(optimizer.planDescription)")
         for note in optimizerNotes { progress.print("note: \(note)") }
         if let dp = dataParallel {
             let shares = dp.plan.stateBytes
