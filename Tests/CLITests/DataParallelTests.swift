@@ -268,4 +268,45 @@ final class DataParallelTests: XCTestCase {
         XCTAssertEqual(refused.status, 1)
         XCTAssertTrue(refused.err.contains("16 sequences"), refused.err)
     }
+
+    /// SIGKILL of rank 1 at three moments, each followed by a 2-rank resume: the losses and
+    /// the final optimizer state are those of the uninterrupted run, bit for bit.
+    func testRepeatedKillsOfARankThenResumeGiveTheUninterruptedRun() throws {
+        _ = try MPIRunner.mpirun()
+        let dir = try CLIRunner.preparedCorpus("dp-kill", seed: 28)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let steps = 1500
+        let args = common("full", steps: steps, ["--checkpoint-every", "7"])
+        let full = try MPIRunner.run(ranks: 2, args, in: dir)
+        XCTAssertEqual(full.status, 0, full.err)
+        let script = dir.appendingPathComponent("rank.sh")
+        try """
+        #!/bin/sh
+        [ "$OMPI_COMM_WORLD_RANK" = 1 ] && echo $$ > rank1.pid
+        exec '\(try CLIRunner.binary().path)' "$@"
+        """.write(to: script, atomically: true, encoding: .utf8)
+        chmod(script.path, 0o755)
+        var arguments = args.map { $0 == "full" ? "killed" : $0 }
+        for delay in [0.8, 1.2, 1.0] {
+            let p = try MPIRunner.process(ranks: 2, arguments, in: dir, command: script)
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try? FileManager.default.removeItem(at: dir.appendingPathComponent("rank1.pid"))
+            try p.run()
+            Thread.sleep(forTimeInterval: delay)
+            if let text = try? String(contentsOf: dir.appendingPathComponent("rank1.pid"), encoding: .utf8),
+               let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) { kill(pid, SIGKILL) }
+            p.waitUntilExit()
+            arguments = ["train", "--resume", "killed"]
+        }
+        let last = try MPIRunner.run(ranks: 2, ["train", "--resume", "killed"], in: dir)
+        XCTAssertEqual(last.status, 0, last.err)
+        let a = try MPIRunner.lossLines(dir.appendingPathComponent("full/metrics.jsonl"))
+        let b = try MPIRunner.lossLines(dir.appendingPathComponent("killed/metrics.jsonl"))
+        XCTAssertEqual(b.count, steps)
+        XCTAssertEqual(worstRelative(a, b), 0, "the killed and resumed run is the uninterrupted one")
+        let final = "checkpoints/" + String(format: "step-%08d", steps) + "/optimizer.safetensors"
+        XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("full/" + final)),
+                       try Data(contentsOf: dir.appendingPathComponent("killed/" + final)))
+    }
 }
