@@ -72,9 +72,10 @@ let package = Package(
             ],
             swiftSettings: fastMath
         ),
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .target(name: "GradientCheck", dependencies: ["Tensors"], path: "Tests/GradientCheck"),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "GradientCheck"]),
         .testTarget(name: "TextDataTests", dependencies: ["TextData"]),
-        .testTarget(name: "LlamaModelTests", dependencies: ["LlamaModel", "Tensors"]),
+        .testTarget(name: "LlamaModelTests", dependencies: ["LlamaModel", "Tensors", "GradientCheck"]),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "LlamaModel", "Tensors"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TextData", "LlamaModel", "Optimizers", "Tensors", "Distributed"]),
         .testTarget(name: "CLITests", dependencies: ["SwiftTrainCLI"]),

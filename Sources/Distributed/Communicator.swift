@@ -75,57 +75,57 @@ public final class Communicator {
     // MARK: - Collectives
 
     /// Sums `count` floats at `values` over the ranks, in place (every rank gets the sum).
-    public func allReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int, what: String) throws {
+    public func allReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int, what: @autoclosure () -> String) throws {
         guard let mpi, size > 1 else { return }
         try chunks(count) { lo, n in
-            try wait(what) { mpi.iallreduce(UnsafeRawPointer(bitPattern: 1), values + lo, n, mpi.float, mpi.opSum, mpi.commWorld, $0) }
+            try wait(what()) { mpi.iallreduce(UnsafeRawPointer(bitPattern: 1), values + lo, n, mpi.float, mpi.opSum, mpi.commWorld, $0) }
         }
     }
 
     /// Sums (or takes the largest of) `values` over the ranks, in place.
-    public func allReduce(_ values: inout [Double], max: Bool = false, what: String) throws {
+    public func allReduce(_ values: inout [Double], max: Bool = false, what: @autoclosure () -> String) throws {
         guard let mpi, size > 1, !values.isEmpty else { return }
         let count = Int32(values.count)
         try values.withUnsafeMutableBufferPointer { b in
-            try wait(what) { mpi.iallreduce(UnsafeRawPointer(bitPattern: 1), b.baseAddress, count, mpi.double, max ? mpi.opMax : mpi.opSum, mpi.commWorld, $0) }
+            try wait(what()) { mpi.iallreduce(UnsafeRawPointer(bitPattern: 1), b.baseAddress, count, mpi.double, max ? mpi.opMax : mpi.opSum, mpi.commWorld, $0) }
         }
     }
 
     /// Copies `bytes` bytes at `buffer` from rank `root` to every rank.
-    public func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int, what: String) throws {
+    public func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int, what: @autoclosure () -> String) throws {
         guard let mpi, size > 1 else { return }
         try chunks(bytes) { lo, n in
-            try wait(what) { mpi.ibcast(buffer + lo, n, mpi.byte, Int32(root), mpi.commWorld, $0) }
+            try wait(what()) { mpi.ibcast(buffer + lo, n, mpi.byte, Int32(root), mpi.commWorld, $0) }
         }
     }
 
     /// Copies `count` floats from rank `root` to every rank.
-    public func broadcast(_ values: UnsafeMutablePointer<Float>, count: Int, root: Int, what: String) throws {
-        try broadcast(UnsafeMutableRawPointer(values), bytes: count * MemoryLayout<Float>.stride, root: root, what: what)
+    public func broadcast(_ values: UnsafeMutablePointer<Float>, count: Int, root: Int, what: @autoclosure () -> String) throws {
+        try broadcast(UnsafeMutableRawPointer(values), bytes: count * MemoryLayout<Float>.stride, root: root, what: what())
     }
 
     /// Rank 0's `data` on every rank.
-    public func broadcast(_ data: [UInt8], what: String) throws -> [UInt8] {
+    public func broadcast(_ data: [UInt8], what: @autoclosure () -> String) throws -> [UInt8] {
         guard size > 1 else { return data }
         var length = [Double(rank == 0 ? data.count : 0)]
-        try allReduce(&length, what: what)
+        try allReduce(&length, what: what())
         var out = rank == 0 ? data : [UInt8](repeating: 0, count: Int(length[0]))
         try out.withUnsafeMutableBytes { b in
-            if let p = b.baseAddress { try broadcast(p, bytes: b.count, root: 0, what: what) }
+            if let p = b.baseAddress { try broadcast(p, bytes: b.count, root: 0, what: what()) }
         }
         return out
     }
 
     /// Every rank's `data`, in rank order, on rank 0 (nil on the others).
-    public func gather(_ data: [UInt8], what: String) throws -> [[UInt8]]? {
+    public func gather(_ data: [UInt8], what: @autoclosure () -> String) throws -> [[UInt8]]? {
         guard let mpi, size > 1 else { return [data] }
         var lengths = [Double](repeating: 0, count: size)
         lengths[rank] = Double(data.count)
-        try allReduce(&lengths, what: what)
+        try allReduce(&lengths, what: what())
         if rank != 0 {
             try data.withUnsafeBytes { b in
                 try chunks(b.count) { lo, n in
-                    try wait(what) { mpi.isend(b.baseAddress.map { $0 + lo }, n, mpi.byte, 0, 7, mpi.commWorld, $0) }
+                    try wait(what()) { mpi.isend(b.baseAddress.map { $0 + lo }, n, mpi.byte, 0, 7, mpi.commWorld, $0) }
                 }
             }
             return nil
@@ -135,7 +135,7 @@ public final class Communicator {
             var buffer = [UInt8](repeating: 0, count: Int(lengths[r]))
             try buffer.withUnsafeMutableBytes { b in
                 try chunks(b.count) { lo, n in
-                    try wait(what) { mpi.irecv(b.baseAddress.map { $0 + lo }, n, mpi.byte, Int32(r), 7, mpi.commWorld, $0) }
+                    try wait(what()) { mpi.irecv(b.baseAddress.map { $0 + lo }, n, mpi.byte, Int32(r), 7, mpi.commWorld, $0) }
                 }
             }
             out.append(buffer)
@@ -144,23 +144,23 @@ public final class Communicator {
     }
 
     /// Sends `bytes` bytes to rank 0 (from the owner `rank`) or receives them there.
-    public func sendToRoot(_ buffer: UnsafeMutableRawPointer, bytes: Int, from owner: Int, what: String) throws {
+    public func sendToRoot(_ buffer: UnsafeMutableRawPointer, bytes: Int, from owner: Int, what: @autoclosure () -> String) throws {
         guard let mpi, size > 1, owner != 0 else { return }
         if rank == owner {
             try chunks(bytes) { lo, n in
-                try wait(what) { mpi.isend(buffer + lo, n, mpi.byte, 0, 8, mpi.commWorld, $0) }
+                try wait(what()) { mpi.isend(buffer + lo, n, mpi.byte, 0, 8, mpi.commWorld, $0) }
             }
         } else if rank == 0 {
             try chunks(bytes) { lo, n in
-                try wait(what) { mpi.irecv(buffer + lo, n, mpi.byte, Int32(owner), 8, mpi.commWorld, $0) }
+                try wait(what()) { mpi.irecv(buffer + lo, n, mpi.byte, Int32(owner), 8, mpi.commWorld, $0) }
             }
         }
     }
 
     /// Waits until every rank has arrived here.
-    public func barrier(what: String) throws {
+    public func barrier(what: @autoclosure () -> String) throws {
         var token = [0.0]
-        try allReduce(&token, what: what)
+        try allReduce(&token, what: what())
     }
 
     // MARK: - Ending
@@ -180,11 +180,11 @@ public final class Communicator {
 
     /// Runs `start` (which posts one non-blocking request) and polls the request until it
     /// completes or `timeout` passes.
-    private func wait(_ what: String, _ start: (MPILibrary.Request) -> Int32) throws {
+    private func wait(_ what: @autoclosure () -> String, _ start: (MPILibrary.Request) -> Int32) throws {
         guard let mpi else { return }
         var request: MPILibrary.Handle?
         let rc = start(&request)
-        guard rc == 0 else { throw MPIError("\(label): MPI failed (error \(rc)) during \(what)") }
+        guard rc == 0 else { throw MPIError("\(label): MPI failed (error \(rc)) during \(what())") }
         var done: Int32 = 0
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(max(timeout, 0.001) * 1e9)
         var polls = 0
@@ -194,7 +194,7 @@ public final class Communicator {
             polls += 1
             if polls & 1023 == 0 {
                 if DispatchTime.now().uptimeNanoseconds > deadline {
-                    throw MPIError("\(label): no answer from the other ranks for \(Int(timeout)) s during \(what); a rank has stopped or hangs (mpi_timeout \(Int(timeout)) s), so the job ends")
+                    throw MPIError("\(label): no answer from the other ranks for \(Int(timeout)) s during \(what()); a rank has stopped or hangs (mpi_timeout \(Int(timeout)) s), so the job ends")
                 }
                 if polls & 0xFFFF == 0 { sched_yield() }
             }

@@ -27,12 +27,20 @@ enum CLIRunner {
         var exited: Bool
     }
 
+    /// A micro model (d 64, 2 layers, vocabulary 320) for the generated corpus, as inline JSON.
+    static let microModel = #"{"vocab_size": 320, "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 64}"#
+
     /// Runs the binary with `arguments` in `directory` (default: the package root).
     static func run(_ arguments: [String], in directory: URL? = nil) throws -> Result {
         let p = Process()
         p.executableURL = try binary()
         p.arguments = arguments
         p.currentDirectoryURL = directory ?? root
+        return try runToEnd(p)
+    }
+
+    /// Runs `p` to its end with its output and error captured.
+    static func runToEnd(_ p: Process) throws -> Result {
         let tmp = FileManager.default.temporaryDirectory
         let outURL = tmp.appendingPathComponent("cli-\(UUID().uuidString).out")
         let errURL = tmp.appendingPathComponent("cli-\(UUID().uuidString).err")

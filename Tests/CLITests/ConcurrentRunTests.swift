@@ -8,7 +8,7 @@ final class ConcurrentRunTests: XCTestCase {
     func testASecondProcessOnARunningFolderIsRefusedNamingThePID() throws {
         let dir = try CLIRunner.preparedCorpus("concurrent", seed: 13)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let model = #"{"vocab_size": 320, "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 64}"#
+        let model = CLIRunner.microModel
         let common = ["--model", model, "--data", "data", "--batch-size", "4", "--seq-len", "32", "--eval-batches", "0",
                       "--threads", "1", "--log-every", "1", "--checkpoint-every", "5"]
         let first = Process()

@@ -7,10 +7,8 @@ import Foundation
 import XCTest
 
 final class DataParallelTests: XCTestCase {
-    static let model = #"{"vocab_size": 320, "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 64}"#
-
     func common(_ out: String, steps: Int, _ extra: [String] = []) -> [String] {
-        ["train", "--model", DataParallelTests.model, "--data", "data", "--batch-size", "4", "--seq-len", "32",
+        ["train", "--model", CLIRunner.microModel, "--data", "data", "--batch-size", "4", "--seq-len", "32",
          "--eval-batches", "0", "--threads", "1", "--log-every", "1", "--lr", "3e-3", "--warmup-steps", "2",
          "--steps", "\(steps)", "--out", out] + extra
     }
@@ -60,7 +58,7 @@ final class DataParallelTests: XCTestCase {
         for (name, steps, extra) in cases {
             let one = try CLIRunner.run(common("one-\(name)", steps: steps, extra), in: dir)
             XCTAssertEqual(one.status, 0, "\(name) 1 rank: \(one.err)")
-            let two = try MPIRunner.run(ranks: 2, Array(common("two-\(name)", steps: steps, extra).dropFirst(0)), in: dir)
+            let two = try MPIRunner.run(ranks: 2, common("two-\(name)", steps: steps, extra), in: dir)
             XCTAssertEqual(two.status, 0, "\(name) 2 ranks: \(two.err)")
             let a = try MPIRunner.lossLines(dir.appendingPathComponent("one-\(name)/metrics.jsonl"))
             let b = try MPIRunner.lossLines(dir.appendingPathComponent("two-\(name)/metrics.jsonl"))
@@ -147,13 +145,7 @@ final class DataParallelTests: XCTestCase {
         _ = try MPIRunner.mpirun()
         let dir = try CLIRunner.preparedCorpus("dp-hang", seed: 24)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let script = dir.appendingPathComponent("rank.sh")
-        try """
-        #!/bin/sh
-        [ "$OMPI_COMM_WORLD_RANK" = 1 ] && echo $$ > rank1.pid
-        exec '\(try CLIRunner.binary().path)' "$@"
-        """.write(to: script, atomically: true, encoding: .utf8)
-        chmod(script.path, 0o755)
+        let script = try MPIRunner.rankOneRecordingCommand(in: dir)
         let p = try MPIRunner.process(ranks: 2, common("run", steps: 100000, ["--mpi-timeout", "3"]), in: dir, command: script)
         let errURL = dir.appendingPathComponent("err.txt")
         _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
@@ -221,7 +213,7 @@ final class DataParallelTests: XCTestCase {
         let script = Process()
         script.executableURL = URL(fileURLWithPath: "/bin/bash")
         script.arguments = [CLIRunner.root.appendingPathComponent("scripts/mpi-two-hosts.sh").path,
-                            "--model", DataParallelTests.model, "--data", dir.appendingPathComponent("data").path,
+                            "--model", CLIRunner.microModel, "--data", dir.appendingPathComponent("data").path,
                             "--batch-size", "4", "--seq-len", "32", "--eval-batches", "0", "--steps", "10"]
         script.environment = ProcessInfo.processInfo.environment.merging(["MIN_MB": "1"]) { $1 }
         let out = dir.appendingPathComponent("hosts.log")
@@ -279,13 +271,7 @@ final class DataParallelTests: XCTestCase {
         let args = common("full", steps: steps, ["--checkpoint-every", "7"])
         let full = try MPIRunner.run(ranks: 2, args, in: dir)
         XCTAssertEqual(full.status, 0, full.err)
-        let script = dir.appendingPathComponent("rank.sh")
-        try """
-        #!/bin/sh
-        [ "$OMPI_COMM_WORLD_RANK" = 1 ] && echo $$ > rank1.pid
-        exec '\(try CLIRunner.binary().path)' "$@"
-        """.write(to: script, atomically: true, encoding: .utf8)
-        chmod(script.path, 0o755)
+        let script = try MPIRunner.rankOneRecordingCommand(in: dir)
         var arguments = args.map { $0 == "full" ? "killed" : $0 }
         for delay in [0.8, 1.2, 1.0] {
             let p = try MPIRunner.process(ranks: 2, arguments, in: dir, command: script)

@@ -8,7 +8,7 @@ final class KillResumeTests: XCTestCase {
     func testRepeatedKillsThenResumeGiveTheUninterruptedCurve() throws {
         let dir = try CLIRunner.preparedCorpus("kill-resume", seed: 11)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let model = #"{"vocab_size": 320, "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 64}"#
+        let model = CLIRunner.microModel
         let common = ["--model", model, "--data", "data", "--steps", "120", "--batch-size", "4", "--seq-len", "32",
                       "--checkpoint-every", "1", "--keep-checkpoints", "2", "--log-every", "1", "--eval-batches", "0",
                       "--threads", "1"]

@@ -29,17 +29,20 @@ enum MPIRunner {
 
     /// Runs `ranks` ranks of `swift-train arguments` in `directory` to the end.
     static func run(ranks: Int, _ arguments: [String], in directory: URL, command: URL? = nil) throws -> CLIRunner.Result {
-        let p = try process(ranks: ranks, arguments, in: directory, command: command)
-        let out = directory.appendingPathComponent("mpirun-\(UUID().uuidString).out")
-        let err = directory.appendingPathComponent("mpirun-\(UUID().uuidString).err")
-        for u in [out, err] { _ = FileManager.default.createFile(atPath: u.path, contents: nil) }
-        defer { for u in [out, err] { try? FileManager.default.removeItem(at: u) } }
-        p.standardOutput = try FileHandle(forWritingTo: out)
-        p.standardError = try FileHandle(forWritingTo: err)
-        try p.run()
-        p.waitUntilExit()
-        return CLIRunner.Result(status: p.terminationStatus, out: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                                err: (try? String(contentsOf: err, encoding: .utf8)) ?? "", exited: p.terminationReason == .exit)
+        try CLIRunner.runToEnd(process(ranks: ranks, arguments, in: directory, command: command))
+    }
+
+    /// A script in `directory` that runs swift-train with its arguments, rank 1 first writing
+    /// its PID to `rank1.pid` (to stop or kill that rank alone).
+    static func rankOneRecordingCommand(in directory: URL) throws -> URL {
+        let script = directory.appendingPathComponent("rank.sh")
+        try """
+        #!/bin/sh
+        [ "$OMPI_COMM_WORLD_RANK" = 1 ] && echo $$ > rank1.pid
+        exec '\(try CLIRunner.binary().path)' "$@"
+        """.write(to: script, atomically: true, encoding: .utf8)
+        chmod(script.path, 0o755)
+        return script
     }
 
     /// The metrics lines of `run/metrics.jsonl` that carry a loss, by step.

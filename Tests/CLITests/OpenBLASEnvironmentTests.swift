@@ -12,14 +12,9 @@ final class OpenBLASEnvironmentTests: XCTestCase {
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         p.environment = env
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0)
-        let object = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        let r = try CLIRunner.runToEnd(p)
+        XCTAssertEqual(r.status, 0, r.err)
+        let object = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
         return object["openblas_core"] as! String
     }
 

@@ -4,6 +4,7 @@
 // gradients against finite differences, and the adapter metadata.
 import Foundation
 import XCTest
+import GradientCheck
 import LlamaModel
 import Tensors
 
@@ -36,37 +37,6 @@ final class TensorTrainTests: XCTestCase {
                 }
                 return v[0]
             }
-        }
-    }
-
-    /// Central differences of Σ f() ⊙ S (S a fixed random seed, the sum in Double) for every
-    /// element of every input, against the tape's gradient. Per input:
-    /// max |analytic − numeric| / max(max |analytic|, max |numeric|).
-    private func finiteDifferenceErrors(_ inputs: [Tensor], h: Float = 1e-2, _ f: () -> Tensor) -> [Float] {
-        for x in inputs { x.grad = nil }
-        let (out, tape) = Tape.record { f() }
-        var rng = RandomGenerator(seed: 5)
-        let s = Tensor.randn(out.shape, rng: &rng)
-        tape.backward(from: out, seed: s)
-        func loss() -> Double {
-            let y = f()
-            return (0..<y.count).reduce(0.0) { $0 + Double(y[$1]) * Double(s[$1]) }
-        }
-        return inputs.map { x in
-            let analytic = x.grad?.array ?? [Float](repeating: 0, count: x.count)
-            var maxDiff: Float = 0, scale: Float = 1e-6
-            for i in 0..<x.count {
-                let saved = x[i]
-                x[i] = saved + h
-                let plus = loss()
-                x[i] = saved - h
-                let minus = loss()
-                x[i] = saved
-                let numeric = Float((plus - minus) / (2 * Double(h)))
-                maxDiff = max(maxDiff, abs(analytic[i] - numeric))
-                scale = max(scale, abs(analytic[i]), abs(numeric))
-            }
-            return maxDiff / scale
         }
     }
 
@@ -218,7 +188,7 @@ final class TensorTrainTests: XCTestCase {
         var rng = RandomGenerator(seed: 22)
         let x = Tensor.randn([2, 3, 6], rng: &rng, requiresGrad: true)
         let bias = Tensor.randn([4], rng: &rng, requiresGrad: true)
-        let errors = finiteDifferenceErrors([x] + cores + [bias]) { ttLinear(x, cores: cores, bias: bias, shape: shape) }
+        let errors = gradCheck([x] + cores + [bias]) { _ in ttLinear(x, cores: cores, bias: bias, shape: shape) }.relativeErrors
         XCTAssertEqual(errors.count, 6)
         for (k, e) in errors.enumerated() { XCTAssertLessThan(e, 2e-3, "input \(k) (0 = x, 1…4 cores, 5 bias)") }
     }
@@ -231,7 +201,7 @@ final class TensorTrainTests: XCTestCase {
         let config = AdapterConfig(rank: 2, bottleneck: 8, activation: .silu)
         let a = try TTAdapter(hiddenSize: 8, config: config, rng: &rng)
         let x = Tensor.randn([3, 8], rng: &rng, requiresGrad: true)
-        let errors = finiteDifferenceErrors([x] + a.tensors) { a(x) }
+        let errors = gradCheck([x] + a.tensors) { _ in a(x) }.relativeErrors
         XCTAssertEqual(errors.count, 15)
         for (k, e) in errors.enumerated() { XCTAssertLessThan(e, 5e-3, "input \(k)") }
     }

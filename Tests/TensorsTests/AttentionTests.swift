@@ -3,6 +3,7 @@
 // the pool's scratch held before, and what recording keeps for backward (row statistics, no P).
 import Foundation
 import XCTest
+import GradientCheck
 import Tensors
 
 /// softmax(q kᵀ/√hd + causal mask) v per (b, h) with triple loops in Double.

@@ -1,6 +1,7 @@
 // Tests of batchedMatmul: every transpose combination against a Double loop reference and
 // its backward against finite differences, on the sequential and the spread-over-cores paths.
 import XCTest
+import GradientCheck
 import Tensors
 
 /// C[i] = op(A[i]) · op(B[i]) in Double with explicit index arithmetic.

@@ -1,4 +1,5 @@
 import XCTest
+import GradientCheck
 import Tensors
 
 final class EmbeddingTests: XCTestCase {

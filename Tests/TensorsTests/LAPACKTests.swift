@@ -6,6 +6,7 @@
 // Normal(0, 1) entries, 20·n·ε·‖A‖ ≈ 1.4e-4 passes that with margin, while a layout mistake
 // (a transposed factor, a wrong order) gives O(1) errors.
 import XCTest
+import GradientCheck
 import Tensors
 
 private let epsilon: Float = 1.0 / 8_388_608

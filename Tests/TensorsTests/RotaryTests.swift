@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import GradientCheck
 import Tensors
 
 final class RotaryTests: XCTestCase {

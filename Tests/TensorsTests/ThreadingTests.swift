@@ -1,4 +1,5 @@
 import XCTest
+import GradientCheck
 import Tensors
 
 /// Every op must compute bitwise the same forward values and gradients on one thread as on

@@ -20,6 +20,8 @@ public final class DataParallel {
     /// larger ones are reduced in place.
     static let bucketBytes = 4 << 20
     private var bucket: [Float] = []
+    /// Gradients waiting in the bucket (kept between steps, so a step allocates nothing).
+    private var pending: [Tensor] = []
 
     public init(communicator: Communicator, share: RankShare, fullPlan: Optimizer) {
         self.communicator = communicator
@@ -47,7 +49,6 @@ public final class DataParallel {
     public func reduceGradients(_ parameters: [Parameter]) throws {
         let capacity = DataParallel.bucketBytes / 4
         if bucket.isEmpty { bucket = [Float](repeating: 0, count: DataParallel.bucketFloats(parameters)) }
-        var pending: [Tensor] = []
         var used = 0
         func flush() throws {
             guard !pending.isEmpty else { return }

@@ -1,20 +1,20 @@
-// GradCheck: compares an op's hand-written backward with central finite differences.
+// GradientCheck: compares an op's hand-written backward with central finite differences
+// (shared by the test targets of Tensors and LlamaModel).
 // The scalar checked is L = Σ f(inputs) ⊙ R for a fixed random R, so every output element
 // contributes; L is accumulated in Double so the difference quotient is not swamped by
 // Float32 summation error.
-import XCTest
 import Tensors
 
-struct GradCheckResult {
+public struct GradCheckResult {
     /// max |analytic − numeric| / max(max |analytic|, max |numeric|), per input.
-    var relativeErrors: [Float]
-    var worst: Float { relativeErrors.max() ?? 0 }
+    public var relativeErrors: [Float]
+    public var worst: Float { relativeErrors.max() ?? 0 }
 }
 
 /// Checks d(Σ f(inputs)⊙R)/d(input) for every input with `requiresGrad`.
 /// - h: finite-difference step (Float32 forward passes: 1e-2 balances truncation O(h²)
 ///   against rounding O(ε·|L|/h) for O(1) inputs).
-func gradCheck(_ inputs: [Tensor], h: Float = 1e-2, seed: UInt64 = 7,
+public func gradCheck(_ inputs: [Tensor], h: Float = 1e-2, seed: UInt64 = 7,
                _ f: ([Tensor]) -> Tensor) -> GradCheckResult {
     var rng = RandomGenerator(seed: seed)
     // Analytic gradients.
@@ -52,7 +52,7 @@ func gradCheck(_ inputs: [Tensor], h: Float = 1e-2, seed: UInt64 = 7,
 }
 
 /// Random Normal(0, std) tensor that requires grad.
-func randomInput(_ shape: [Int], std: Float = 1, seed: UInt64) -> Tensor {
+public func randomInput(_ shape: [Int], std: Float = 1, seed: UInt64) -> Tensor {
     var rng = RandomGenerator(seed: seed)
     return Tensor.randn(shape, std: std, rng: &rng, requiresGrad: true)
 }
