@@ -89,6 +89,16 @@ public final class Optimizer {
             let group = groups[a.group]
             let groupLR = lr * group.lrScale
             let context = RuleContext(parameter: a.info, step: step, lr: groupLR, seed: seed, metrics: metrics)
+            func write(_ scale: StepScale) -> (step: Float, decay: Float) {
+                (Float(scale.absoluteStep ?? groupLR * scale.lrFactor), Float(group.weightDecay * (scale.decayRate ?? groupLR)))
+            }
+            let notFinite = "step \(step), \(a.info.name): the \(name) update is not finite (its state has overflowed); lower --lr or set --grad-clip, and resume from the last checkpoint"
+            if let fused = group.rule as? FusedUpdateRule,
+               let finite = fused.fusedStep(grad: g, parameter: a.parameter.tensor, state: a.state,
+                                            placement: group.decayPlacement, write: write) {
+                guard finite else { throw OptimizerError(notFinite) }
+                return
+            }
             let d = Tensor(uninitializedShape: a.parameter.shape)
             let scale: StepScale
             do {
@@ -98,12 +108,9 @@ public final class Optimizer {
             } catch {
                 throw OptimizerError("step \(step), \(a.info.name): \(error)")
             }
-            guard ApplyUpdate.allFinite(d) else {
-                throw OptimizerError("step \(step), \(a.info.name): the \(name) update is not finite (its state has overflowed); lower --lr or set --grad-clip, and resume from the last checkpoint")
-            }
-            let stepSize = scale.absoluteStep ?? groupLR * scale.lrFactor
-            let decay = group.weightDecay * (scale.decayRate ?? groupLR)
-            ApplyUpdate.apply(theta: a.parameter.tensor, direction: d, step: Float(stepSize), decay: Float(decay),
+            guard ApplyUpdate.allFinite(d) else { throw OptimizerError(notFinite) }
+            let (stepSize, decay) = write(scale)
+            ApplyUpdate.apply(theta: a.parameter.tensor, direction: d, step: stepSize, decay: decay,
                               placement: group.decayPlacement)
         }
     }

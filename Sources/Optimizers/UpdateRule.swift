@@ -76,6 +76,18 @@ public protocol UpdateRule {
                    context: RuleContext) throws -> StepScale
 }
 
+/// A rule that can also update its state and write the weight in one pass over memory, with
+/// the same arithmetic per element as `direction` followed by `ApplyUpdate.apply` (so the
+/// results are bitwise those of the two-pass path; only the memory traffic differs).
+public protocol FusedUpdateRule: UpdateRule {
+    /// Runs the step in one pass and returns whether every direction value was finite, or
+    /// returns nil without touching anything when this state cannot take the one-pass path
+    /// (the caller then runs `direction` and `ApplyUpdate`). `write` turns the rule's step
+    /// scale into the step size and decay that ApplyUpdate would use.
+    func fusedStep(grad: Tensor, parameter: Tensor, state: RuleState, placement: DecayPlacement,
+                   write: (StepScale) -> (step: Float, decay: Float)) -> Bool?
+}
+
 /// Where decoupled weight decay acts.
 public enum DecayPlacement: String, Sendable {
     /// θ·(1 − η·λ) on the old weight, then the step (torch.optim.AdamW, Lion, Muon).

@@ -42,14 +42,27 @@ public enum Parallel {
     /// changes what is computed for an item, only which thread computes it.
     @inlinable
     public static func forRanges(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
-        guard count > 0 else { return }
-        let parts = min(threads, max(1, count / max(grain, 1)))
-        if parts <= 1 { body(0..<count); return }
+        forIndexedRanges(count, grain: grain) { _, r in body(r) }
+    }
+
+    /// How many ranges `forRanges` and `forIndexedRanges` cut `count` items into.
+    @inlinable
+    public static func partCount(_ count: Int, grain: Int = 1) -> Int {
+        count > 0 ? min(threads, max(1, count / max(grain, 1))) : 0
+    }
+
+    /// `forRanges` that also passes each range's index in 0..<partCount(count, grain), for
+    /// loops that leave one result per range (a reduction's partial sums).
+    @inlinable
+    public static func forIndexedRanges(_ count: Int, grain: Int = 1, _ body: (Int, Range<Int>) -> Void) {
+        let parts = partCount(count, grain: grain)
+        guard parts > 0 else { return }
+        if parts == 1 { body(0, 0..<count); return }
         withoutActuallyEscaping(body) { body in
             let box = UnsafeSendableBox(body)
             DispatchQueue.concurrentPerform(iterations: parts) { i in
                 let lo = count * i / parts, hi = count * (i + 1) / parts
-                box.value(lo..<hi)
+                box.value(i, lo..<hi)
             }
         }
     }

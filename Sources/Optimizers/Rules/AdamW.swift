@@ -4,7 +4,7 @@
 // AdamCore). State m, v: 2·numel floats, or 8-bit block-wise codes with `state_bits` 8 (§8.2).
 import Tensors
 
-public struct AdamW: UpdateRule {
+public struct AdamW: FusedUpdateRule {
     public var beta1: Double
     public var beta2: Double
     public var eps: Double
@@ -42,6 +42,21 @@ public struct AdamW: UpdateRule {
             }
         }
         return StepScale(lrFactor: AdamCore.lrFactor(style: style, beta1: beta1, beta2: beta2, t: t))
+    }
+
+    /// With 32-bit state, the moments and the weight in one pass (FusedAdamStep).
+    public func fusedStep(grad: Tensor, parameter: Tensor, state: RuleState, placement: DecayPlacement,
+                          write: (StepScale) -> (step: Float, decay: Float)) -> Bool? {
+        guard !state.isQuantized("exp_avg"), !state.isQuantized("exp_avg_sq") else { return nil }
+        state.updates += 1
+        let t = state.updates
+        let (step, decay) = write(StepScale(lrFactor: AdamCore.lrFactor(style: style, beta1: beta1, beta2: beta2, t: t)))
+        return state.withMoment("exp_avg") { m in
+            state.withMoment("exp_avg_sq") { v in
+                FusedAdamStep.run(style: style, grad: grad.pointer, m: m, v: v, theta: parameter.pointer, count: parameter.count,
+                                  beta1: beta1, beta2: beta2, eps: eps, t: t, step: step, decay: decay, placement: placement)
+            }
+        }
     }
 
     /// The `adamw` descriptor: every parameter gets AdamW.
