@@ -66,11 +66,22 @@ public final class Optimizer {
     /// Applies one update to every parameter that has a gradient, at global step `step`
     /// (1-based) with scheduled lr `lr`. Throws an error naming the step and parameter when a
     /// rule fails or produces a non-finite direction; weights already written stay written.
+    /// One-pass updates (32-bit AdamW) all run together at the end, in one parallel region.
     public func step(_ step: Int, lr: Double, seed: UInt64) throws {
         beginStep()
+        pendingFused.removeAll(keepingCapacity: true)
         for i in assignments.indices where assignments[i].parameter.tensor.grad != nil {
-            try update(i, step: step, lr: lr, seed: seed)
+            try update(i, step: step, lr: lr, seed: seed, deferringOnePass: true)
         }
+        let finite = FusedAdamStep.runAll(pendingFused.map(\.kernel))
+        if let bad = finite.firstIndex(of: false) { throw OptimizerError(notFinite(step, pendingFused[bad].index)) }
+    }
+
+    /// The one-pass updates of the step in progress, with their assignment index.
+    private var pendingFused: [(index: Int, kernel: FusedAdamStep)] = []
+
+    private func notFinite(_ step: Int, _ i: Int) -> String {
+        "step \(step), \(assignments[i].info.name): the \(name) update is not finite (its state has overflowed); lower --lr or set --grad-clip, and resume from the last checkpoint"
     }
 
     /// Starts a step whose parameters are then updated one by one with `update` (the
@@ -82,7 +93,8 @@ public final class Optimizer {
 
     /// Updates the parameter of assignment `i` from its gradient (which must be present):
     /// the rule's direction, then the shared ApplyUpdate. Temporaries count as optimizer work.
-    public func update(_ i: Int, step: Int, lr: Double, seed: UInt64) throws {
+    /// With `deferringOnePass`, a one-pass update is only prepared, for `step` to run.
+    public func update(_ i: Int, step: Int, lr: Double, seed: UInt64, deferringOnePass: Bool = false) throws {
         let a = assignments[i]
         guard let g = a.parameter.tensor.grad else { return }
         try BufferPool.shared.counting(as: .optimizerWork) {
@@ -92,11 +104,11 @@ public final class Optimizer {
             func write(_ scale: StepScale) -> (step: Float, decay: Float) {
                 (Float(scale.absoluteStep ?? groupLR * scale.lrFactor), Float(group.weightDecay * (scale.decayRate ?? groupLR)))
             }
-            let notFinite = "step \(step), \(a.info.name): the \(name) update is not finite (its state has overflowed); lower --lr or set --grad-clip, and resume from the last checkpoint"
             if let fused = group.rule as? FusedUpdateRule,
-               let finite = fused.fusedStep(grad: g, parameter: a.parameter.tensor, state: a.state,
+               let kernel = fused.fusedStep(grad: g, parameter: a.parameter.tensor, state: a.state,
                                             placement: group.decayPlacement, write: write) {
-                guard finite else { throw OptimizerError(notFinite) }
+                if deferringOnePass { pendingFused.append((i, kernel)); return }
+                guard kernel.runParallel() else { throw OptimizerError(notFinite(step, i)) }
                 return
             }
             let d = Tensor(uninitializedShape: a.parameter.shape)
@@ -108,7 +120,7 @@ public final class Optimizer {
             } catch {
                 throw OptimizerError("step \(step), \(a.info.name): \(error)")
             }
-            guard ApplyUpdate.allFinite(d) else { throw OptimizerError(notFinite) }
+            guard ApplyUpdate.allFinite(d) else { throw OptimizerError(notFinite(step, i)) }
             let (stepSize, decay) = write(scale)
             ApplyUpdate.apply(theta: a.parameter.tensor, direction: d, step: stepSize, decay: decay,
                               placement: group.decayPlacement)

@@ -80,12 +80,14 @@ public protocol UpdateRule {
 /// the same arithmetic per element as `direction` followed by `ApplyUpdate.apply` (so the
 /// results are bitwise those of the two-pass path; only the memory traffic differs).
 public protocol FusedUpdateRule: UpdateRule {
-    /// Runs the step in one pass and returns whether every direction value was finite, or
-    /// returns nil without touching anything when this state cannot take the one-pass path
-    /// (the caller then runs `direction` and `ApplyUpdate`). `write` turns the rule's step
-    /// scale into the step size and decay that ApplyUpdate would use.
+    /// Advances the state's counters for this step and returns the one-pass kernel that then
+    /// updates the moments and writes the weight (the optimizer runs it, alone or with the
+    /// other parameters' kernels in one parallel region); or returns nil without touching
+    /// anything when this state cannot take the one-pass path (the caller then runs
+    /// `direction` and `ApplyUpdate`). `write` turns the rule's step scale into the step
+    /// size and decay that ApplyUpdate would use.
     func fusedStep(grad: Tensor, parameter: Tensor, state: RuleState, placement: DecayPlacement,
-                   write: (StepScale) -> (step: Float, decay: Float)) -> Bool?
+                   write: (StepScale) -> (step: Float, decay: Float)) -> FusedAdamStep?
 }
 
 /// Where decoupled weight decay acts.

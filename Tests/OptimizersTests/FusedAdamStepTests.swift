@@ -33,9 +33,17 @@ final class FusedAdamStepTests: XCTestCase {
     private func fused(_ style: AdamCore.Style, _ x: (g: [Float], m: [Float], v: [Float], theta: [Float]), t: Int,
                        step: Float, decay: Float, placement: DecayPlacement) -> (Values, Bool) {
         var m = x.m, v = x.v, theta = x.theta
-        let finite = FusedAdamStep.run(style: style, grad: x.g, m: &m, v: &v, theta: &theta, count: x.g.count,
-                                       beta1: 0.9, beta2: 0.95, eps: 1e-8, t: t, step: step, decay: decay,
-                                       placement: placement)
+        let finite = x.g.withUnsafeBufferPointer { g in
+            m.withUnsafeMutableBufferPointer { m in
+                v.withUnsafeMutableBufferPointer { v in
+                    theta.withUnsafeMutableBufferPointer { th in
+                        FusedAdamStep(style: style, grad: g.baseAddress!, m: m.baseAddress!, v: v.baseAddress!,
+                                      theta: th.baseAddress!, count: g.count, beta1: 0.9, beta2: 0.95, eps: 1e-8, t: t,
+                                      step: step, decay: decay, placement: placement).runParallel()
+                    }
+                }
+            }
+        }
         return (Values(m: m, v: v, theta: theta), finite)
     }
 
@@ -88,5 +96,36 @@ final class FusedAdamStepTests: XCTestCase {
                            placement: .before)
         try opt.step(1, lr: 1e-3, seed: 0)
         XCTAssertEqual(p.array, want.theta)
+    }
+
+    /// Several parameters, large (split over the threads) and small (dealt out whole), updated
+    /// together in one parallel region by `Optimizer.step`: each equals its own two-pass step,
+    /// for 1 to 3 threads; a non-finite one is named in the error.
+    func testOneRegionOverManyParametersMatchesEachAlone() throws {
+        let saved = Parallel.threads
+        defer { Parallel.setThreads(saved) }
+        let sizes = [100_003, 17, 5_000, 70_000, 8]
+        for threads in [1, 2, 3] {
+            Parallel.setThreads(threads)
+            var params: [Parameter] = [], wants: [[Float]] = []
+            for (j, n) in sizes.enumerated() {
+                let x = inputs(n, seed: UInt64(20 + j))
+                let p = Tensor(shape: [n], values: x.theta, requiresGrad: true)
+                p.grad = Tensor(shape: [n], values: x.g)
+                params.append(Parameter(name: "p\(j)", role: .norm, layer: nil, tensor: p))
+                let zeros = [Float](repeating: 0, count: n)
+                wants.append(twoPass(.torch, (x.g, zeros, zeros, x.theta), t: 1, step: Float(2e-3 * 10.0),
+                                     decay: Float(0.01 * 2e-3), placement: .before).theta)
+            }
+            let opt = try Optimizer(name: "adamw", groups: [ParameterGroup(name: "adamw", rule: AdamW(beta1: 0.9, beta2: 0.95, eps: 1e-8),
+                                                                            parameters: params, weightDecay: 0.01)],
+                                    modelParameters: params)
+            try opt.step(1, lr: 2e-3, seed: 0)
+            for (p, want) in zip(params, wants) { XCTAssertEqual(p.tensor.array, want, "\(p.name), \(threads) threads") }
+            params[3].tensor.grad!.pointer[69_999] = .nan
+            XCTAssertThrowsError(try opt.step(2, lr: 2e-3, seed: 0)) { e in
+                XCTAssertTrue("\(e)".contains("p3: the adamw update is not finite"), "\(e)")
+            }
+        }
     }
 }

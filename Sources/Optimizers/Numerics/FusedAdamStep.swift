@@ -1,71 +1,108 @@
 // FusedAdamStep: AdamCore's moment update and ApplyUpdate's weight write in one pass over
 // memory, for 32-bit AdamW state. Per element it does exactly what the two-pass path does —
-// m, v and d = m / denom as AdamCore (torch or hf core), then θ written as ApplyUpdate with
-// the same decay placement — so the weights and moments are bitwise those of
-// `direction` + `ApplyUpdate.apply`. What it saves is memory traffic: g, m, v, θ are read and
-// m, v, θ written once (7 streams) instead of the direction written, checked and read back
-// (10 streams); AdamW's update is memory-bound, so this is its time (about 30% less).
-// Finiteness of d is accumulated on the way (d·0 is NaN for ±inf and NaN); when a value is
-// not finite the caller stops the run, as the two-pass check does, but the weight of that
-// one parameter has been written by then.
+// m, v and d = m / denom as AdamCore (torch or hf core, the shared AdamCore.Moments), then θ
+// written as ApplyUpdate with the same decay placement — so the weights and moments are
+// bitwise those of `direction` + `ApplyUpdate.apply`, however the elements are split. What it
+// saves is memory traffic: g, m, v, θ are read and m, v, θ written once (7 streams) instead
+// of the direction written, checked and read back (10 streams); AdamW's update is
+// memory-bound, so this is its time (about 30% less). Finiteness of d is accumulated on the
+// way (d·0 is NaN for ±inf and NaN).
 import Tensors
 
-public enum FusedAdamStep {
-    /// Updates m, v and θ for `count` elements at update `t` (1-based); `step` is η·lrFactor,
-    /// `decay` the decay rate·λ. Returns whether every direction value was finite.
-    public static func run(style: AdamCore.Style, grad: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
-                           v: UnsafeMutablePointer<Float>, theta: UnsafeMutablePointer<Float>, count: Int,
-                           beta1: Double, beta2: Double, eps: Double, t: Int,
-                           step: Float, decay: Float, placement: DecayPlacement) -> Bool {
-        let k = AdamCore.Moments(style: style, beta1: beta1, beta2: beta2, eps: eps, t: t)
-        let g = SendablePointer(UnsafeMutablePointer(mutating: grad)), mp = SendablePointer(m)
-        let vp = SendablePointer(v), th = SendablePointer(theta)
+public struct FusedAdamStep: @unchecked Sendable {
+    let moments: AdamCore.Moments
+    let grad: UnsafePointer<Float>
+    let m, v, theta: UnsafeMutablePointer<Float>
+    let step, decay: Float
+    let placement: DecayPlacement
+    /// Elements of the parameter.
+    public let count: Int
+
+    /// The step of update `t` (1-based) over `count` elements; `step` is η·lrFactor, `decay`
+    /// the decay rate·λ. Nothing is read or written until `run`.
+    public init(style: AdamCore.Style, grad: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
+                v: UnsafeMutablePointer<Float>, theta: UnsafeMutablePointer<Float>, count: Int,
+                beta1: Double, beta2: Double, eps: Double, t: Int,
+                step: Float, decay: Float, placement: DecayPlacement) {
+        moments = AdamCore.Moments(style: style, beta1: beta1, beta2: beta2, eps: eps, t: t)
+        self.grad = grad; self.m = m; self.v = v; self.theta = theta; self.count = count
+        self.step = step; self.decay = decay; self.placement = placement
+    }
+
+    /// Updates elements `r`; returns the sum of d·0 over them (finite iff every d was).
+    public func run(_ r: Range<Int>) -> Float {
+        typealias V8 = SIMD8<Float>
+        let k = moments, g = grad, mp = m, vp = v, th = theta
         let keep = 1 - decay
-        let grain = 1 << 15
-        let parts = Parallel.partCount(count, grain: grain)
-        return withUnsafeTemporaryAllocation(of: Float.self, capacity: max(parts, 1)) { checks in
-            let cp = SendablePointer(checks.baseAddress!)
-            Parallel.forIndexedRanges(count, grain: grain) { part, r in
-                typealias V8 = SIMD8<Float>
-                let s8 = V8(repeating: step), k8 = V8(repeating: keep), dec8 = V8(repeating: decay)
-                var check = V8()
-                var i = r.lowerBound
-                while i + 8 <= r.upperBound {
-                    let gv = UnsafeRawPointer(g.p + i).loadUnaligned(as: V8.self)
-                    var mv = UnsafeRawPointer(mp.p + i).loadUnaligned(as: V8.self)
-                    var vv = UnsafeRawPointer(vp.p + i).loadUnaligned(as: V8.self)
-                    let d = k.advance(gv, &mv, &vv)
-                    UnsafeMutableRawPointer(mp.p + i).storeBytes(of: mv, as: V8.self)
-                    UnsafeMutableRawPointer(vp.p + i).storeBytes(of: vv, as: V8.self)
-                    check += d * 0
-                    let t = UnsafeRawPointer(th.p + i).loadUnaligned(as: V8.self)
-                    let out: V8
-                    switch placement {
-                    case .before: out = decay == 0 ? t - s8 * d : t * k8 - s8 * d
-                    case .after:
-                        let u = t - s8 * d
-                        out = decay == 0 ? u : u - dec8 * u
-                    }
-                    UnsafeMutableRawPointer(th.p + i).storeBytes(of: out, as: V8.self)
-                    i += 8
-                }
-                var tail: Float = 0
-                while i < r.upperBound {
-                    let d = k.advance(g.p[i], &mp.p[i], &vp.p[i])
-                    tail += d * 0
-                    switch placement {
-                    case .before: th.p[i] = decay == 0 ? th.p[i] - step * d : th.p[i] * keep - step * d
-                    case .after:
-                        let u = th.p[i] - step * d
-                        th.p[i] = decay == 0 ? u : u - decay * u
-                    }
-                    i += 1
-                }
-                cp.p[part] = check.sum() + tail
+        let s8 = V8(repeating: step), k8 = V8(repeating: keep), dec8 = V8(repeating: decay)
+        var check = V8()
+        var i = r.lowerBound
+        while i + 8 <= r.upperBound {
+            let gv = UnsafeRawPointer(g + i).loadUnaligned(as: V8.self)
+            var mv = UnsafeRawPointer(mp + i).loadUnaligned(as: V8.self)
+            var vv = UnsafeRawPointer(vp + i).loadUnaligned(as: V8.self)
+            let d = k.advance(gv, &mv, &vv)
+            UnsafeMutableRawPointer(mp + i).storeBytes(of: mv, as: V8.self)
+            UnsafeMutableRawPointer(vp + i).storeBytes(of: vv, as: V8.self)
+            check += d * 0
+            let t = UnsafeRawPointer(th + i).loadUnaligned(as: V8.self)
+            let out: V8
+            switch placement {
+            case .before: out = decay == 0 ? t - s8 * d : t * k8 - s8 * d
+            case .after:
+                let u = t - s8 * d
+                out = decay == 0 ? u : u - dec8 * u
             }
-            var all: Float = 0
-            for j in 0..<parts { all += checks[j] }
-            return all.isFinite
+            UnsafeMutableRawPointer(th + i).storeBytes(of: out, as: V8.self)
+            i += 8
+        }
+        var tail: Float = 0
+        while i < r.upperBound {
+            let d = k.advance(g[i], &mp[i], &vp[i])
+            tail += d * 0
+            switch placement {
+            case .before: th[i] = decay == 0 ? th[i] - step * d : th[i] * keep - step * d
+            case .after:
+                let u = th[i] - step * d
+                th[i] = decay == 0 ? u : u - decay * u
+            }
+            i += 1
+        }
+        return check.sum() + tail
+    }
+
+    /// Values below this run on one thread (a hand-off would cost more than it saves).
+    public static let grain = 1 << 15
+
+    /// Runs every step of `steps` over the threads in one parallel region (each parameter
+    /// split evenly when large, small ones dealt out whole) and returns, per step, whether
+    /// every direction value was finite.
+    public static func runAll(_ steps: [FusedAdamStep]) -> [Bool] {
+        let parts = max(1, Parallel.threads)
+        guard !steps.isEmpty else { return [] }
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: steps.count * parts) { checks in
+            checks.initialize(repeating: 0)
+            let cp = SendablePointer(checks.baseAddress!)
+            let box = UnsafeSendableBox(steps)
+            Parallel.forIndexedRanges(parts, grain: 1) { _, workers in
+                for w in workers {
+                    for (j, s) in box.value.enumerated() {
+                        if s.count >= grain * parts {
+                            cp.p[j * parts + w] = s.run(s.count * w / parts ..< s.count * (w + 1) / parts)
+                        } else if j % parts == w {
+                            cp.p[j * parts + w] = s.run(0..<s.count)
+                        }
+                    }
+                }
+            }
+            return (0..<steps.count).map { j in
+                var sum: Float = 0
+                for w in 0..<parts { sum += checks[j * parts + w] }
+                return sum.isFinite
+            }
         }
     }
+
+    /// Runs this one step over the threads; returns whether every direction value was finite.
+    public func runParallel() -> Bool { FusedAdamStep.runAll([self])[0] }
 }

@@ -46,17 +46,14 @@ public struct AdamW: FusedUpdateRule {
 
     /// With 32-bit state, the moments and the weight in one pass (FusedAdamStep).
     public func fusedStep(grad: Tensor, parameter: Tensor, state: RuleState, placement: DecayPlacement,
-                          write: (StepScale) -> (step: Float, decay: Float)) -> Bool? {
+                          write: (StepScale) -> (step: Float, decay: Float)) -> FusedAdamStep? {
         guard !state.isQuantized("exp_avg"), !state.isQuantized("exp_avg_sq") else { return nil }
         state.updates += 1
         let t = state.updates
         let (step, decay) = write(StepScale(lrFactor: AdamCore.lrFactor(style: style, beta1: beta1, beta2: beta2, t: t)))
-        return state.withMoment("exp_avg") { m in
-            state.withMoment("exp_avg_sq") { v in
-                FusedAdamStep.run(style: style, grad: grad.pointer, m: m, v: v, theta: parameter.pointer, count: parameter.count,
-                                  beta1: beta1, beta2: beta2, eps: eps, t: t, step: step, decay: decay, placement: placement)
-            }
-        }
+        return FusedAdamStep(style: style, grad: grad.pointer, m: state.float("exp_avg").pointer,
+                             v: state.float("exp_avg_sq").pointer, theta: parameter.pointer, count: parameter.count,
+                             beta1: beta1, beta2: beta2, eps: eps, t: t, step: step, decay: decay, placement: placement)
     }
 
     /// The `adamw` descriptor: every parameter gets AdamW.
