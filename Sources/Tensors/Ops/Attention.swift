@@ -55,12 +55,14 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor,
     let mp = rowMax.map { SendablePointer($0.pointer) }
     let ip = rowInverse.map { SendablePointer($0.pointer) }
     let headSquare = seqLen * seqLen
+    // P of one head, [T, T], per worker: taken here, before the workers start, so the pool
+    // sees the same requests whatever the threads' timing.
+    let scratch = Tensor(uninitializedShape: [Parallel.partCount(batch * heads), headSquare])
+    let sp = SendablePointer(scratch.pointer)
     Parallel.withSingleThreadedBLAS {
-        Parallel.forRanges(batch * heads) { items in
-            let scratch = BufferPool.shared.take(headSquare)  // P of one head, [T, T]
-            defer { BufferPool.shared.give(scratch, count: headSquare) }
+        Parallel.forIndexedRanges(batch * heads) { part, items in
             for item in items {
-                geometry.forwardHead(item, q: qp.p, k: kp.p, v: vp.p, probs: scratch, out: op.p,
+                geometry.forwardHead(item, q: qp.p, k: kp.p, v: vp.p, probs: sp.p + part * headSquare, out: op.p,
                                      rowMax: mp.map { $0.p + item * seqLen },
                                      rowInverse: ip.map { $0.p + item * seqLen })
             }
@@ -79,15 +81,13 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor,
             let mp = SendablePointer(rowMax.pointer), ip = SendablePointer(rowInverse.pointer)
             let qp = SendablePointer(q.pointer), kp = SendablePointer(k.pointer)
             let vp = SendablePointer(v.pointer)
+            // Two [T, T] buffers per worker, head after head: P, and dP then dS (taken before
+            // the workers start, as in forward).
+            let buffers = Tensor(uninitializedShape: [Parallel.partCount(batch * heads), 2, headSquare])
+            let bp = SendablePointer(buffers.pointer)
             Parallel.withSingleThreadedBLAS {
-                Parallel.forRanges(batch * heads) { items in
-                    // Two [T, T] buffers per worker, head after head: P, and dP then dS.
-                    let probs = BufferPool.shared.take(headSquare)
-                    let scratch = BufferPool.shared.take(headSquare)
-                    defer {
-                        BufferPool.shared.give(scratch, count: headSquare)
-                        BufferPool.shared.give(probs, count: headSquare)
-                    }
+                Parallel.forIndexedRanges(batch * heads) { part, items in
+                    let probs = bp.p + 2 * part * headSquare, scratch = probs + headSquare
                     for item in items {
                         geometry.backwardHead(item, q: qp.p, k: kp.p, v: vp.p,
                                               rowMax: mp.p + item * seqLen,
