@@ -110,7 +110,7 @@ public final class Llama {
     }
 
     /// Decoder block `layer`: h + attention(norm(h)), then + MLP(norm(·)). [N, d] → [N, d].
-    /// Rotary and the residual additions work in place on intermediates nothing else reads.
+    /// Rotary works in place on intermediates nothing else reads.
     /// The block's adapters, when attached, adapt their sites (LlamaAdapters.adapt); every
     /// weight is read through `weight` (the identity, or a zeroth-order perturbation).
     /// `keysAndValues` sees the rotated keys and the values [N, d] (a KV cache's prefill).
@@ -127,10 +127,16 @@ public final class Llama {
         let v = linear(a, weight(b.v))
         keysAndValues?(k, v)
         let att = causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)  // [N, d]
-        let h1 = addInPlace(adapt(linear(att, weight(b.o)), .attentionOutput), h)     // h + o(att)
+        // h + o(att), h1 + down(mlp): the residual joins the product (linear(_:_:plus:))
+        // unless an adapter sits between the projection and the addition.
+        func residual(_ x: Tensor, _ w: Tensor, _ site: AdapterSite, plus r: Tensor) -> Tensor {
+            if let adapters, adapters.adapts(site) { return addInPlace(adapt(linear(x, weight(w)), site), r) }
+            return linear(x, weight(w), plus: r)
+        }
+        let h1 = residual(att, b.o, .attentionOutput, plus: h)
         let m = rmsNorm(h1, weight(b.postNorm), eps: eps)
         let mlp = swiGLU(linear(adapt(m, .gateInput), weight(b.gate)), linear(adapt(m, .upInput), weight(b.up)))   // [N, I]
-        return addInPlace(adapt(linear(mlp, weight(b.down)), .downOutput), h1)        // h1 + down(mlp)
+        return residual(mlp, b.down, .downOutput, plus: h1)
     }
 
     /// Sets every trainable parameter's gradient to zero.

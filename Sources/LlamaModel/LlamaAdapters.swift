@@ -66,6 +66,9 @@ public final class LlamaAdapters {
 
     /// x + A(x) with the adapter of block `layer` at `site`, or x when none sits there; every
     /// core and bias is read through `weight` (the identity, or a zeroth-order perturbation).
+    /// Whether an adapter sits at `site` (in every block).
+    public func adapts(_ site: AdapterSite) -> Bool { LlamaAdapters.sites(config.placement).contains(site) }
+
     public func adapt(_ x: Tensor, at site: AdapterSite, layer: Int, weight: (Tensor) -> Tensor = { $0 }) -> Tensor {
         guard let i = LlamaAdapters.sites(config.placement).firstIndex(of: site) else { return x }
         return add(x, layers[layer][i](x, weight: weight))

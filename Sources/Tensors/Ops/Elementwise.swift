@@ -87,7 +87,7 @@ public func scale(_ a: Tensor, _ s: Float) -> Tensor {
 }
 
 /// input.grad += g (a fresh gradient is written, not zero-filled and added to).
-private func addGradient(_ g: Tensor, into input: Tensor) {
+func addGradient(_ g: Tensor, into input: Tensor) {
     let (dst, accumulate) = input.gradientDestination()
     if accumulate {
         zipMap(dst.pointer, g.pointer, into: dst.pointer, count: g.count, accumulate: false, { $0 + $1 }, { $0 + $1 })
