@@ -27,6 +27,8 @@ public final class LlamaAdapters {
     public let config: AdapterConfig
     /// Per block, one adapter per site of `sites(config.placement)`, in that order.
     public let layers: [[TTAdapter]]
+    /// `sites(config.placement)`, kept (forward asks at every block).
+    let sites: [AdapterSite]
     /// Every adapter tensor with its name, block by block (role `.adapter`).
     public let parameters: [Parameter]
 
@@ -54,6 +56,7 @@ public final class LlamaAdapters {
         }
         self.layers = layers
         parameters = params
+        sites = LlamaAdapters.sites(config.placement)
     }
 
     /// The sites of a block's adapters, in forward order.
@@ -64,13 +67,13 @@ public final class LlamaAdapters {
         }
     }
 
+    /// Whether an adapter sits at `site` (in every block).
+    public func adapts(_ site: AdapterSite) -> Bool { sites.contains(site) }
+
     /// x + A(x) with the adapter of block `layer` at `site`, or x when none sits there; every
     /// core and bias is read through `weight` (the identity, or a zeroth-order perturbation).
-    /// Whether an adapter sits at `site` (in every block).
-    public func adapts(_ site: AdapterSite) -> Bool { LlamaAdapters.sites(config.placement).contains(site) }
-
     public func adapt(_ x: Tensor, at site: AdapterSite, layer: Int, weight: (Tensor) -> Tensor = { $0 }) -> Tensor {
-        guard let i = LlamaAdapters.sites(config.placement).firstIndex(of: site) else { return x }
+        guard let i = sites.firstIndex(of: site) else { return x }
         return add(x, layers[layer][i](x, weight: weight))
     }
 

@@ -69,16 +69,18 @@ public final class Optimizer {
     /// One-pass updates (32-bit AdamW) all run together at the end, in one parallel region.
     public func step(_ step: Int, lr: Double, seed: UInt64) throws {
         beginStep()
-        pendingFused.removeAll(keepingCapacity: true)
+        pendingKernels.removeAll(keepingCapacity: true)
+        pendingIndices.removeAll(keepingCapacity: true)
         for i in assignments.indices where assignments[i].parameter.tensor.grad != nil {
             try update(i, step: step, lr: lr, seed: seed, deferringOnePass: true)
         }
-        let finite = FusedAdamStep.runAll(pendingFused.map(\.kernel))
-        if let bad = finite.firstIndex(of: false) { throw OptimizerError(notFinite(step, pendingFused[bad].index)) }
+        if let bad = FusedAdamStep.runAll(pendingKernels) { throw OptimizerError(notFinite(step, pendingIndices[bad])) }
     }
 
-    /// The one-pass updates of the step in progress, with their assignment index.
-    private var pendingFused: [(index: Int, kernel: FusedAdamStep)] = []
+    /// The one-pass updates of the step in progress, and their assignment indices (kept
+    /// between steps, so a step allocates nothing for them).
+    private var pendingKernels: [FusedAdamStep] = []
+    private var pendingIndices: [Int] = []
 
     private func notFinite(_ step: Int, _ i: Int) -> String {
         "step \(step), \(assignments[i].info.name): the \(name) update is not finite (its state has overflowed); lower --lr or set --grad-clip, and resume from the last checkpoint"
@@ -107,8 +109,8 @@ public final class Optimizer {
             if let fused = group.rule as? FusedUpdateRule,
                let kernel = fused.fusedStep(grad: g, parameter: a.parameter.tensor, state: a.state,
                                             placement: group.decayPlacement, write: write) {
-                if deferringOnePass { pendingFused.append((i, kernel)); return }
-                guard kernel.runParallel() else { throw OptimizerError(notFinite(step, i)) }
+                if deferringOnePass { pendingKernels.append(kernel); pendingIndices.append(i); return }
+                if FusedAdamStep.runAll([kernel]) != nil { throw OptimizerError(notFinite(step, i)) }
                 return
             }
             let d = Tensor(uninitializedShape: a.parameter.shape)

@@ -87,6 +87,34 @@ public struct TrainingStep {
         self.seed = seed
     }
 
+    /// Every gradient exists (zeroed) before forward, so each step, the first included, holds
+    /// the same buffers; a missing one is made here rather than mid-backward.
+    func readyGradients() {
+        for p in model.trainableParameters { if p.tensor.grad == nil { p.tensor.ensureGrad() } else { p.tensor.zeroGrad() } }
+    }
+
+    /// Forward (the head's backward included, see Llama.loss) and backward of one micro-batch
+    /// of `batch` sequences, the loss seeded with `seed`; returns the micro-batch's mean loss.
+    func forwardBackward(inputs: [Int32], targets: [Int32], batch: Int, seed: Tensor)
+        -> (loss: Double, forwardSeconds: Double, backwardSeconds: Double) {
+        let t0 = BenchClock.now()
+        let (loss, tape) = Tape.record {
+            model.loss(tokens: inputs, targets: targets, batch: batch, seqLen: seqLen, lossGradient: seed.scalar)
+        }
+        let t1 = BenchClock.now()
+        tape.backward(from: loss, seed: seed)
+        return (Double(loss.scalar), t1 - t0, BenchClock.now() - t1)
+    }
+
+    /// The global gradient norm, and PyTorch-style clipping to `gradClip` unless the norm is
+    /// not finite (then the update is skipped).
+    func normAndClip() -> (norm: Double, skipped: Bool) {
+        let norm = GradientClipping.globalNorm(model.trainableParameters)
+        let skipped = !norm.isFinite
+        if !skipped && gradClip > 0 { GradientClipping.clip(model.trainableParameters, maxNorm: gradClip, norm: norm) }
+        return (norm, skipped)
+    }
+
     /// Runs step `step` (1-based) at learning rate `lr` on micro-batches `batch(0..<gradAccum)`.
     /// Throws when the optimizer fails (the error names the step and parameter).
     public func run(step: Int, lr: Double, stopRequested: () -> Bool = { false },
@@ -98,28 +126,18 @@ public struct TrainingStep {
         }
         if perLayerUpdate { return try runPerLayer(step: step, lr: lr, batch: batch(0)) }
         let start = BenchClock.now()
-        // Every gradient exists (zeroed) before forward, so each step, the first included,
-        // holds the same buffers; a missing one is made here rather than mid-backward.
-        for p in model.trainableParameters { if p.tensor.grad == nil { p.tensor.ensureGrad() } else { p.tensor.zeroGrad() } }
+        readyGradients()
         var lossSum = 0.0, fw = 0.0, bw = 0.0
         let lossSeed = Tensor(shape: [], values: [1 / Float(gradAccum)])
         for micro in 0..<gradAccum {
             let b = batch(micro)
-            let t0 = BenchClock.now()
-            let (loss, tape) = Tape.record {
-                model.loss(tokens: b.inputs, targets: b.targets, batch: batchSize, seqLen: seqLen, lossGradient: lossSeed.scalar)
-            }
-            let t1 = BenchClock.now()
-            lossSum += Double(loss.scalar)
-            tape.backward(from: loss, seed: lossSeed)
-            let t2 = BenchClock.now()
-            fw += t1 - t0
-            bw += t2 - t1
+            let pass = forwardBackward(inputs: b.inputs, targets: b.targets, batch: batchSize, seed: lossSeed)
+            lossSum += pass.loss
+            fw += pass.forwardSeconds
+            bw += pass.backwardSeconds
         }
         let t3 = BenchClock.now()
-        let norm = GradientClipping.globalNorm(model.trainableParameters)
-        let skipped = !norm.isFinite
-        if !skipped && gradClip > 0 { GradientClipping.clip(model.trainableParameters, maxNorm: gradClip, norm: norm) }
+        let (norm, skipped) = normAndClip()
         let t4 = BenchClock.now()
         let trainingPeak = BufferPool.shared.peakSnapshot
         BufferPool.shared.resetPeak()

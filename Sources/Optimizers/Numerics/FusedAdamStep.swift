@@ -75,11 +75,11 @@ public struct FusedAdamStep: @unchecked Sendable {
     public static let grain = 1 << 15
 
     /// Runs every step of `steps` over the threads in one parallel region (each parameter
-    /// split evenly when large, small ones dealt out whole) and returns, per step, whether
-    /// every direction value was finite.
-    public static func runAll(_ steps: [FusedAdamStep]) -> [Bool] {
+    /// split evenly when large, small ones dealt out whole) and returns the index of the first
+    /// step with a non-finite direction value, or nil when all were finite.
+    public static func runAll(_ steps: [FusedAdamStep]) -> Int? {
         let parts = max(1, Parallel.threads)
-        guard !steps.isEmpty else { return [] }
+        guard !steps.isEmpty else { return nil }
         return withUnsafeTemporaryAllocation(of: Float.self, capacity: steps.count * parts) { checks in
             checks.initialize(repeating: 0)
             let cp = SendablePointer(checks.baseAddress!)
@@ -95,14 +95,11 @@ public struct FusedAdamStep: @unchecked Sendable {
                     }
                 }
             }
-            return (0..<steps.count).map { j in
+            return (0..<steps.count).first { j in
                 var sum: Float = 0
                 for w in 0..<parts { sum += checks[j * parts + w] }
-                return sum.isFinite
+                return !sum.isFinite
             }
         }
     }
-
-    /// Runs this one step over the threads; returns whether every direction value was finite.
-    public func runParallel() -> Bool { FusedAdamStep.runAll([self])[0] }
 }

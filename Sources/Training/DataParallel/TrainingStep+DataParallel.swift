@@ -14,7 +14,7 @@ extension TrainingStep {
                          batch: (Int) -> (inputs: [Int32], targets: [Int32])) throws -> StepReport {
         let start = BenchClock.now()
         let parameters = model.trainableParameters
-        for p in parameters { if p.tensor.grad == nil { p.tensor.ensureGrad() } else { p.tensor.zeroGrad() } }
+        readyGradients()
         let share = dp.share
         let weight = share.lossWeight
         let lossSeed = Tensor(shape: [], values: [Float(weight)])
@@ -25,15 +25,10 @@ extension TrainingStep {
             let span = (rows.lowerBound * seqLen)..<(rows.upperBound * seqLen)
             let inputs = rows.count == batchSize ? full.inputs : Array(full.inputs[span])
             let targets = rows.count == batchSize ? full.targets : Array(full.targets[span])
-            let t0 = BenchClock.now()
-            let (loss, tape) = Tape.record {
-                model.loss(tokens: inputs, targets: targets, batch: share.microSize, seqLen: seqLen, lossGradient: lossSeed.scalar)
-            }
-            let t1 = BenchClock.now()
-            lossPart += Double(loss.scalar) * weight
-            tape.backward(from: loss, seed: lossSeed)
-            fw += t1 - t0
-            bw += BenchClock.now() - t1
+            let pass = forwardBackward(inputs: inputs, targets: targets, batch: share.microSize, seed: lossSeed)
+            lossPart += pass.loss * weight
+            fw += pass.forwardSeconds
+            bw += pass.backwardSeconds
         }
         let t2 = BenchClock.now()
         try dp.reduceGradients(parameters)
@@ -48,9 +43,7 @@ extension TrainingStep {
             r.totalSeconds = t3 - start
             return r
         }
-        let norm = GradientClipping.globalNorm(parameters)
-        let skipped = !norm.isFinite
-        if !skipped && gradClip > 0 { GradientClipping.clip(parameters, maxNorm: gradClip, norm: norm) }
+        let (norm, skipped) = normAndClip()
         let t4 = BenchClock.now()
         let trainingPeak = BufferPool.shared.peakSnapshot
         BufferPool.shared.resetPeak()
