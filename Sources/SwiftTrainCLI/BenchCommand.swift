@@ -63,7 +63,10 @@ struct BenchCommand: ParsableCommand {
     calls and FLOPs per step and its GFLOP/s alone (fresh buffers, the
     BLAS threads it ran with); product_ceiling_gflops = the step's product
     FLOPs at those rates; optimizer_alone_ms = the update alone, repeated
-    on the last gradients; also threads, parameters, optimizer,
+    on the last gradients; attention_alone_ms = every layer's attention
+    forward + backward alone (its own register tiles, not sgemm, so it is
+    part of the time outside BLAS) and attention_gflops its causal-half
+    FLOPs per second; also threads, parameters, optimizer,
     tokens_per_step, steps_timed, forward_ms, backward_ms, grad_norm_ms,
     optimizer_ms, other_ms (phase medians; other = zeroGrad and gaps).
     """
@@ -184,6 +187,8 @@ struct BenchCommand: ParsableCommand {
                 ("outside_blas_share", .number(f.profile.outsideBLASShare)),
                 ("product_ceiling_gflops", .number(f.profile.ceilingGflops)),
                 ("optimizer_alone_ms", .number(f.optimizerAloneSeconds * 1e3)),
+                ("attention_alone_ms", .number(f.attentionAloneSeconds * 1e3)),
+                ("attention_gflops", .number(f.attentionGflops)),
                 ("products", .array(f.profile.shapes.map { p in
                     .object([("m", .int(p.shape.m)), ("n", .int(p.shape.n)), ("k", .int(p.shape.k)),
                              ("trans_a", .int(p.shape.transA ? 1 : 0)), ("trans_b", .int(p.shape.transB ? 1 : 0)),
@@ -209,6 +214,7 @@ struct BenchCommand: ParsableCommand {
             ("ratio", fixed(f.ratio, 3) + " (model GFLOP/s ÷ sgemm GFLOP/s)"),
             ("product ceiling", fixed(f.profile.ceilingGflops, 1) + " GFLOP/s (this step's products, each at its rate alone)"),
             ("outside BLAS", fixed(100 * f.profile.outsideBLASShare, 1) + "% of the cores' time"),
+            ("  attention alone", ms(f.attentionAloneSeconds) + " ms (" + fixed(100 * f.attentionAloneSeconds / f.stepSeconds, 1) + "% of the step; every layer's forward + backward, own register tiles: " + fixed(f.attentionGflops, 1) + " GFLOP/s over the causal half)"),
         ]
         for (k, v) in rows { print("  " + pad(k, 20) + " " + v) }
         print("  products per step (by FLOPs; GFLOP/s alone at the BLAS threads they ran with):")

@@ -31,12 +31,18 @@ public struct StepFigure: Sendable {
     public let profile: StepProfile
     /// Median seconds of the optimizer's update alone (run again on the last step's gradients).
     public let optimizerAloneSeconds: Double
+    /// Seconds per step of attention alone (forward and backward of one layer's
+    /// causalAttention at the run's shape, median, × layers × grad_accum). Attention multiplies
+    /// with its own register tiles, not sgemm, so this time is inside `outsideBLASShare`.
+    public let attentionAloneSeconds: Double
 
     public var tokensPerStep: Int { batch * seqLen * gradAccum }
     public var tokensPerSecond: Double { Double(tokensPerStep) / stepSeconds }
     public var modelGflops: Double { modelFlops / stepSeconds / 1e9 }
     /// model GFLOP/s as a fraction of the machine's big-sgemm GFLOP/s.
     public var ratio: Double { modelGflops / sgemmGflops }
+    /// Attention's products (causal half) per second of attention alone.
+    public var attentionGflops: Double { attentionFlops / max(attentionAloneSeconds, 1e-12) / 1e9 }
 }
 
 /// Benchmarks complete optimizer steps of a run config without a data folder.
@@ -132,6 +138,7 @@ public enum StepBenchmark {
             }.median
             if let e = failure as? OptimizerError { throw ConfigError(e.description) } else if let e = failure { throw e }
         }
+        let attention = attentionAlone(model: mc, batch: b, seqLen: t, settings: timed) * Double(mc.numHiddenLayers * accum)
         return StepFigure(threads: Parallel.threads, parameters: mc.parameterCount, optimizer: stepper.optimizer.name,
                           batch: b, seqLen: t, gradAccum: accum, stepSeconds: total.median,
                           forwardSeconds: phases.map(\.forward).median, backwardSeconds: phases.map(\.backward).median,
@@ -139,6 +146,26 @@ public enum StepBenchmark {
                           otherSeconds: phases.map { $0.total - $0.forward - $0.backward - $0.norm - $0.update }.median,
                           repetitions: total.count, sgemmGflops: sgemm,
                           modelFlops: f.model, attentionFlops: f.attention, profile: profile,
-                          optimizerAloneSeconds: alone)
+                          optimizerAloneSeconds: alone, attentionAloneSeconds: attention)
+    }
+
+    /// Median seconds of one causalAttention forward and backward at [batch·seqLen, hidden]
+    /// with the model's heads, on random q, k, v and output gradient.
+    static func attentionAlone(model m: LlamaConfig, batch: Int, seqLen: Int, settings: BenchSettings) -> Double {
+        var rng = RandomGenerator(seed: 0xA77E)
+        let shape = [batch * seqLen, m.numAttentionHeads * m.headDim]
+        let q = Tensor.randn(shape, rng: &rng, requiresGrad: true)
+        let k = Tensor.randn(shape, rng: &rng, requiresGrad: true)
+        let v = Tensor.randn(shape, rng: &rng, requiresGrad: true)
+        let seed = Tensor.randn(shape, rng: &rng)
+        return BenchClock.samples(settings) {
+            for x in [q, k, v] { x.grad = nil }
+            return BenchClock.time {
+                let (out, tape) = Tape.record {
+                    causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: m.numAttentionHeads)
+                }
+                tape.backward(from: out, seed: seed)
+            }
+        }.median
     }
 }

@@ -2,8 +2,8 @@
 // timed steps every sgemm is recorded (BLASProfile: shape, FLOPs, core-seconds); afterwards
 // each distinct product shape is timed alone at the BLAS thread count it ran with, giving the
 // real ceiling of this model's products (their FLOP-weighted rate) and the share of the
-// cores' time the step spends outside BLAS (elementwise passes, attention's softmax, the
-// optimizer, gaps).
+// cores' time the step spends outside BLAS (elementwise passes, attention, which multiplies
+// with its own register tiles, the optimizer, gaps).
 import Foundation
 import Tensors
 
@@ -22,12 +22,12 @@ public struct StepProfile: Sendable {
     public let shapes: [ShapeFigure]
     /// Share of the cores' time (threads × step time) spent outside sgemm.
     public let outsideBLASShare: Double
-    /// sgemm FLOPs per step (what the products really compute, attention's recompute included).
+    /// sgemm FLOPs per step (what the products really compute).
     public let blasFlops: Double
 
     /// The step's products at their isolated rates: total FLOPs / Σ (FLOPs / rate), where a
-    /// product run on one BLAS thread inside the parallel loops (attention's heads) counts at
-    /// its rate × `threads` (one such product per core at a time).
+    /// product run on one BLAS thread inside a parallel loop counts at its rate × `threads`
+    /// (one such product per core at a time).
     public var ceilingGflops: Double {
         let seconds = shapes.reduce(0.0) { sum, f in
             let parallel = f.shape.threads == 1 ? Double(max(threads, 1)) : 1

@@ -101,9 +101,12 @@ final class BenchCommandTests: XCTestCase {
         // The lm_head product of forward: [B·T, d]·[d, V]ᵀ = 64×64 · 64×256 (per micro-batch).
         XCTAssertTrue(products.contains { ($0["m"] as? Int) == 64 && ($0["n"] as? Int) == 256 && ($0["k"] as? Int) == 64 }, "\(products)")
         for p in products { XCTAssertGreaterThan(p["gflops"] as? Double ?? 0, 0, "\(p)") }
-        // The products' own FLOPs cover the model's matrix products (plus attention's recompute).
+        // The sgemm products are the weight products (attention multiplies with its own tiles).
         let productFlops = products.reduce(0.0) { $0 + ($1["flops_per_step"] as? Double ?? 0) }
-        XCTAssertGreaterThanOrEqual(productFlops, expectedFlops * 0.99)
+        XCTAssertEqual(productFlops, weightFlops, accuracy: 1e-3 * weightFlops)
+        let attentionMs = Self.positive(o, "attention_alone_ms", "step")
+        XCTAssertEqual(Self.positive(o, "attention_gflops", "step"), attentionFlops / (attentionMs / 1000) / 1e9,
+                       accuracy: 1e-3 * attentionFlops / (attentionMs / 1000) / 1e9)
     }
 
     /// Bad input gives a message naming the problem and a non-zero exit status, no signal.

@@ -46,8 +46,9 @@ final class AttentionTests: XCTestCase {
     /// output (a convex combination of O(1) values) is within ~1e-6 of the Double result;
     /// 2e-5 leaves margin while a wrong scale, mask or normalisation gives errors ≥ 1e-2.
     func testForwardMatchesDoubleReference() {
-        // T = 7: one causal block; T = 67: two blocks (34 + 33 rows), so skipping is exercised.
-        for (batch, seqLen, heads, hd) in [(2, 7, 2, 4), (2, 67, 3, 8)] {
+        // T = 7 and 67: a last 4-row block with padding rows; hd = 4 and 8: padded and exact columns.
+        // hd = 40 and 64: output tiles 24 + 16 and 24 + 24 + 16 wide.
+        for (batch, seqLen, heads, hd) in [(2, 7, 2, 4), (2, 67, 3, 8), (1, 37, 2, 40), (1, 29, 1, 64)] {
             let (q, k, v) = qkv(batch: batch, seqLen: seqLen, width: heads * hd, seed: 10)
             let out = causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)
             XCTAssertEqual(out.shape, q.shape)
@@ -100,7 +101,7 @@ final class AttentionTests: XCTestCase {
     }
 
     /// Recording (which also stores each row's max and inverse sum) and inference give the same
-    /// bits, with one and several causal blocks and row lengths that are not multiples of 8.
+    /// bits, for T = 1, 67 and 130 (padding rows in the last 4-row block, rows not multiples of 8).
     func testRecordingDoesNotChangeForward() {
         for (batch, seqLen, heads, hd) in [(2, 1, 2, 4), (2, 67, 2, 8), (2, 130, 4, 8)] {
             let (q, k, v) = qkv(batch: batch, seqLen: seqLen, width: heads * hd, seed: 40)
@@ -138,8 +139,9 @@ final class AttentionTests: XCTestCase {
     /// A wrong term of the backward (missing scale, mask or rowsum) gives relative errors
     /// ≥ 1e-1, so 1e-3 passes the correct code with margin and catches real mistakes.
     func testBackwardMatchesFiniteDifferences() {
-        // T = 5 and 7 (one block, not a power of two) and 67 (two causal blocks).
-        for (batch, seqLen, heads, hd) in [(2, 5, 2, 4), (3, 7, 2, 4), (2, 67, 2, 4)] {
+        // T = 5 and 7 (padding rows and columns in every copy) and 67 (17 row blocks).
+        // (1, 21, 1, 24): score rows 24 wide and 24-wide output tiles.
+        for (batch, seqLen, heads, hd) in [(2, 5, 2, 4), (3, 7, 2, 4), (2, 67, 2, 4), (1, 21, 1, 24)] {
             let (q, k, v) = qkv(batch: batch, seqLen: seqLen, width: heads * hd, seed: 50)
             let result = gradCheck([q, k, v]) {
                 causalAttention(q: $0[0], k: $0[1], v: $0[2], batch: batch, seqLen: seqLen, heads: heads)
@@ -162,7 +164,7 @@ final class AttentionTests: XCTestCase {
     }
 
     /// Forward and all three gradients are bitwise the same on 1 and 2 threads, at a size
-    /// where the 2·4 heads really split over the workers and each head has two causal blocks.
+    /// where the 2·4 heads really split over the workers and each head has 24 row blocks.
     func testOneAndTwoThreadsBitwiseIdentical() {
         let previous = Parallel.threads
         defer { Parallel.setThreads(previous) }
@@ -185,31 +187,37 @@ final class AttentionTests: XCTestCase {
         }
     }
 
-    /// Backward rebuilds P in per-worker [T, T] scratch from the pool. Filling the pool's free
-    /// buffers of that size with NaN first must change no bit of the gradients: every entry of
-    /// P and dS that a product reads is written for this head before it is read.
-    func testBackwardIgnoresStaleScratch() {
-        let batch = 2, seqLen = 130, heads = 4, hd = 8
+    /// Forward and backward work in per-worker scratch from the pool (padded copies of the
+    /// head, rows of P, P and dS). Filling the pool's free buffers of those sizes with NaN
+    /// first must change no bit of the output or the gradients: every entry a product reads is
+    /// written for this head before it is read. T = 130 and hd = 6 leave padded rows and
+    /// columns in every copy.
+    func testForwardAndBackwardIgnoreStaleScratch() {
+        let batch = 2, seqLen = 130, heads = 4, hd = 6
         let (q, k, v) = qkv(batch: batch, seqLen: seqLen, width: heads * hd, seed: 90)
         let seed = randomInput([batch * seqLen, heads * hd], seed: 91)
         func run(poison: Bool) -> [[UInt32]] {
             if poison {
-                let square = seqLen * seqLen
-                let buffers = (0..<8).map { _ in BufferPool.shared.take(square) }
-                for p in buffers {
-                    p.update(repeating: .nan, count: square)
-                    BufferPool.shared.give(p, count: square)
+                for backward in [false, true] {
+                    let count = causalAttentionScratchCount(batch: batch, seqLen: seqLen, heads: heads,
+                                                            headDim: hd, backward: backward)
+                    let buffers = (0..<4).map { _ in BufferPool.shared.take(count) }
+                    for p in buffers {
+                        p.update(repeating: .nan, count: count)
+                        BufferPool.shared.give(p, count: count)
+                    }
                 }
             }
             for x in [q, k, v] { x.grad = nil }
             let (out, tape) = Tape.record {
                 causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)
             }
+            let forward = out.array.map(\.bitPattern)
             tape.backward(from: out, seed: seed)
-            return [q, k, v].map { ($0.grad?.array ?? []).map(\.bitPattern) }
+            return [forward] + [q, k, v].map { ($0.grad?.array ?? []).map(\.bitPattern) }
         }
         let clean = run(poison: false), poisoned = run(poison: true)
-        for (name, (a, b)) in zip(["dq", "dk", "dv"], zip(clean, poisoned)) {
+        for (name, (a, b)) in zip(["out", "dq", "dk", "dv"], zip(clean, poisoned)) {
             XCTAssertEqual(a.count, batch * seqLen * heads * hd)
             XCTAssertEqual(a, b, "\(name) depends on the scratch's previous contents")
             XCTAssertFalse(b.contains { Float(bitPattern: $0).isNaN }, "\(name) has NaN")
