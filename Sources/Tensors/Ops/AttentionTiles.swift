@@ -121,16 +121,42 @@ enum AttentionTiles {
     /// in dst [paddedCols, paddedRows] (the transposed copy's rows are src's columns).
     static func packTransposed(_ src: UnsafePointer<Float>, stride: Int, rows: Int, cols: Int,
                                into dst: UnsafeMutablePointer<Float>, paddedRows: Int, paddedCols: Int) {
-        // Row by row: contiguous loads, stores `paddedRows` apart (all within L1 for a head).
+        // 8×8 blocks through registers, then the rows and columns left over one by one.
+        let rows8 = rows & ~7, cols8 = cols & ~7
+        for t in Swift.stride(from: 0, to: rows8, by: 8) {
+            for c in Swift.stride(from: 0, to: cols8, by: 8) {
+                transpose8x8(src + t * stride + c, stride: stride, into: dst + c * paddedRows + t, dstStride: paddedRows)
+            }
+        }
         for t in 0..<rows {
-            let s = src + t &* stride
-            var d = dst + t
-            for c in 0..<cols { d.pointee = s[c]; d += paddedRows }
+            let s = src + t &* stride, d = dst + t
+            for c in (t < rows8 ? cols8 : 0)..<cols { d[c &* paddedRows] = s[c] }
         }
         if paddedRows > rows {
             for c in 0..<cols { (dst + c * paddedRows + rows).update(repeating: 0, count: paddedRows - rows) }
         }
         if paddedCols > cols { (dst + cols * paddedRows).update(repeating: 0, count: (paddedCols - cols) * paddedRows) }
+    }
+
+    /// dst[c, t] = src[t, c] for an 8×8 block: three rounds of splitting row pairs into their
+    /// even and odd lanes (each round rotates the 6-bit index (row, column) right by one bit;
+    /// three rounds swap row and column).
+    @inline(__always)
+    private static func transpose8x8(_ src: UnsafePointer<Float>, stride: Int,
+                                     into dst: UnsafeMutablePointer<Float>, dstStride: Int) {
+        var r = (Lanes.load(src), Lanes.load(src + stride), Lanes.load(src + 2 * stride),
+                 Lanes.load(src + 3 * stride), Lanes.load(src + 4 * stride), Lanes.load(src + 5 * stride),
+                 Lanes.load(src + 6 * stride), Lanes.load(src + 7 * stride))
+        for _ in 0..<3 {
+            r = (SIMD8(lowHalf: r.0.evenHalf, highHalf: r.1.evenHalf), SIMD8(lowHalf: r.2.evenHalf, highHalf: r.3.evenHalf),
+                 SIMD8(lowHalf: r.4.evenHalf, highHalf: r.5.evenHalf), SIMD8(lowHalf: r.6.evenHalf, highHalf: r.7.evenHalf),
+                 SIMD8(lowHalf: r.0.oddHalf, highHalf: r.1.oddHalf), SIMD8(lowHalf: r.2.oddHalf, highHalf: r.3.oddHalf),
+                 SIMD8(lowHalf: r.4.oddHalf, highHalf: r.5.oddHalf), SIMD8(lowHalf: r.6.oddHalf, highHalf: r.7.oddHalf))
+        }
+        Lanes.store(r.0, dst); Lanes.store(r.1, dst + dstStride); Lanes.store(r.2, dst + 2 * dstStride)
+        Lanes.store(r.3, dst + 3 * dstStride); Lanes.store(r.4, dst + 4 * dstStride)
+        Lanes.store(r.5, dst + 5 * dstStride); Lanes.store(r.6, dst + 6 * dstStride)
+        Lanes.store(r.7, dst + 7 * dstStride)
     }
 
     /// Rows r < 4 with first + r < limit of a [4, ldt] tile into dst rows (stride `stride`),
