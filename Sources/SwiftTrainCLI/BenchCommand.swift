@@ -131,7 +131,7 @@ struct BenchCommand: ParsableCommand {
                   + lpad(ms(op.backwardOnlySeconds), 8) + lpad(ms(op.seedSeconds), 7)
                   + lpad(fixed(fr, 1), 11) + lpad(fixed(fbr, 1), 14) + "  " + pad(unit, 8) + "  " + op.shape)
         }
-        print("  attention GFLOP/s count Q·Kᵀ, P·V (and 4 backward products) over the full T×T square; GB/s count each tensor once per pass")
+        print("  attention GFLOP/s count Q·Kᵀ, P·V (and 4 backward products) over the causal half (keys t' ≤ t), as the kernel computes them; GB/s count each tensor once per pass")
     }
 
     func printSgemm(_ figures: [SgemmBenchmark.Figure]) {

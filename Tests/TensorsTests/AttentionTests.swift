@@ -93,6 +93,20 @@ final class AttentionTests: XCTestCase {
         }
     }
 
+    /// Scores of later keys are masked by replacement, so even an infinite or NaN key at a
+    /// later position (in the same 4-row block as earlier rows) leaves every earlier output's
+    /// bits alone.
+    func testNonFiniteLaterKeysDoNotReachEarlierRows() {
+        let batch = 1, seqLen = 13, heads = 2, hd = 8, width = heads * hd, cut = 5
+        let (q, k, v) = qkv(batch: batch, seqLen: seqLen, width: width, seed: 25)
+        let before = causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)
+        for c in 0..<width { k[(cut + 1) * width + c] = c % 2 == 0 ? .infinity : .nan }
+        let after = causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)
+        for i in 0..<((cut + 1) * width) {
+            XCTAssertEqual(before[i].bitPattern, after[i].bitPattern, "row \(i / width) changed")
+        }
+    }
+
     /// With one position the softmax is exactly 1, so the output is exactly v.
     func testSinglePositionReturnsValues() {
         let (q, k, v) = qkv(batch: 3, seqLen: 1, width: 8, seed: 30)

@@ -14,18 +14,14 @@
     UnsafeMutableRawPointer(p).storeBytes(of: x, as: SIMD8<Float>.self)
 }
 
-/// keepTable[8 − c ..< 16 − c] holds c ones then zeros; penaltyTable likewise 0s then −∞:
-/// the lanes of a vector at j that are real keys (c = valid − j of them) and the masked rest.
+/// keepTable[8 − c ..< 16 − c] holds c ones, then zeros: for the vector at j, the lanes that
+/// are real keys (c = valid − j of them) and the masked rest. Masked lanes are replaced, never
+/// multiplied, so a non-finite score of a later key cannot reach an earlier row.
 private let keepTable: [Float] = Array(repeating: 1, count: 8) + Array(repeating: 0, count: 8)
-private let penaltyTable: [Float] = Array(repeating: 0, count: 8) + Array(repeating: -.infinity, count: 8)
 
-/// 1 for lanes j + l < valid, 0 for the others (and the −∞/0 penalty form).
-@inline(__always) private func keep(_ j: Int, _ valid: Int) -> SIMD8<Float> {
-    keepTable.withUnsafeBufferPointer { load8($0.baseAddress! + 8 - min(8, max(0, valid - j))) }
-}
-
-@inline(__always) private func penalty(_ j: Int, _ valid: Int) -> SIMD8<Float> {
-    penaltyTable.withUnsafeBufferPointer { load8($0.baseAddress! + 8 - min(8, max(0, valid - j))) }
+/// The lanes j + l ≥ valid of the vector at j.
+@inline(__always) private func masked(_ j: Int, _ valid: Int) -> SIMDMask<SIMD8<Float>.MaskStorage> {
+    keepTable.withUnsafeBufferPointer { load8($0.baseAddress! + 8 - min(8, max(0, valid - j))) } .== 0
 }
 
 /// Softmax over row[0 ..< n] in place with the arithmetic of attention's rows, for a single
@@ -44,7 +40,7 @@ func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, valid n: Int,
     var j = 0
     while j < vectorEnd {
         var x = load8(row + j)
-        if j + 8 > n { x += penalty(j, n) }  // masked lanes: −∞
+        if j + 8 > n { x = x.replacing(with: -.infinity, where: masked(j, n)) }
         max8 = max8.replacing(with: x, where: max8 .< x)
         j += 8
     }
@@ -57,7 +53,7 @@ func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, valid n: Int,
     j = 0
     while j < vectorEnd {
         var e = FastMath.exp(load8(row + j) - shift)
-        if j + 8 > n { e *= keep(j, n) }
+        if j + 8 > n { e = e.replacing(with: 0, where: masked(j, n)) }
         store8(e, row + j)
         sum8 += e
         j += 8
@@ -86,7 +82,7 @@ func softmaxRowFromStats(_ row: UnsafeMutablePointer<Float>, valid n: Int, width
     var j = 0
     while j < vectorEnd {
         var p = FastMath.exp(load8(row + j) - shift) * inverse8
-        if j + 8 > n { p *= keep(j, n) }
+        if j + 8 > n { p = p.replacing(with: 0, where: masked(j, n)) }
         store8(p, row + j)
         j += 8
     }
@@ -103,7 +99,7 @@ func softmaxBackwardRow(probs p: UnsafePointer<Float>, grad g: UnsafeMutablePoin
     var j = 0
     while j < vectorEnd {
         var x = load8(g + j) * load8(p + j)
-        if j + 8 > n { x *= keep(j, n) }
+        if j + 8 > n { x = x.replacing(with: 0, where: masked(j, n)) }
         dot8 += x
         j += 8
     }
@@ -113,7 +109,7 @@ func softmaxBackwardRow(probs p: UnsafePointer<Float>, grad g: UnsafeMutablePoin
     j = 0
     while j < vectorEnd {
         var x = load8(p + j) * (load8(g + j) - dot8b)
-        if j + 8 > n { x *= keep(j, n) }
+        if j + 8 > n { x = x.replacing(with: 0, where: masked(j, n)) }
         store8(x, g + j)
         j += 8
     }
