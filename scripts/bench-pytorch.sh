@@ -93,6 +93,10 @@ for n, label in zip(names, ["swift-train", "PyTorch eager", "PyTorch compiled"])
 for n in ("eager", "compiled"):
     q = out[f"swift_over_{n}"]
     print(f"{'swift-train / ' + n:22}{q['tokens_per_s']:9.2f}x{q['peak_rss_bytes']:13.2f}x")
+def runs(name):
+    return [r["tokens_per_s"] for r in rows if (r["impl"] if r["impl"] == "swift-train" else r["mode"]) == name]
+print("tokens/s of each run, in order (swift-train / eager / compiled, one alternation each): "
+      + "; ".join(" / ".join(f"{x:.0f}" for x in t) for t in zip(*(runs(n) for n in names))))
 print(f"(PyTorch's peak includes {out['torch_import_rss_bytes'] / 2**20:.0f} MiB reached by importing torch)")
 print(f"load average (1/5/15 min) before: {out['loadavg_before']}, after: {out['loadavg_after']}")
 if float(out["loadavg_after"].split()[0]) > out["threads"] + 1:
