@@ -3,15 +3,20 @@
 // Layers (each knows only the ones below it):
 //   SwiftTrainCLI (executable `swift-train`) → Training → Optimizers, LlamaModel, TextData → Tensors
 //   Training → Distributed (Open MPI, loaded at run time under mpirun only)
-//   Tensors → COpenBLAS (system OpenBLAS + its LAPACK); TextData → SentencePieceShim (C++ over libsentencepiece)
+//   Tensors → COpenBLAS (system OpenBLAS + its LAPACK), WideTiles (attention's AVX-512 tiles);
+//   TextData → SentencePieceShim (C++ over libsentencepiece)
 import PackageDescription
 
 // Release builds target AVX2 + FMA on x86-64 so SIMD loops use ymm registers and fused
 // multiply-adds (see README "Performance"); debug builds stay portable.
 #if arch(x86_64)
 let fastMath: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"], .when(configuration: .release))]
+// WideTiles alone is built for AVX-512 (attention's 16-lane tiles); Tensors calls it only on
+// processors that report AVX-512, so the binary still runs on AVX2-only machines.
+let wideMath: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512"])]
 #else
 let fastMath: [SwiftSetting] = []
+let wideMath: [SwiftSetting] = []
 #endif
 
 let package = Package(
@@ -35,8 +40,12 @@ let package = Package(
             linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train")]
         ),
         .target(
+            name: "WideTiles",
+            swiftSettings: wideMath
+        ),
+        .target(
             name: "Tensors",
-            dependencies: ["COpenBLAS"],
+            dependencies: ["COpenBLAS", "WideTiles"],
             swiftSettings: fastMath,
             linkerSettings: [.linkedLibrary("m")]
         ),

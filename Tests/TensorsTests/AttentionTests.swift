@@ -177,6 +177,34 @@ final class AttentionTests: XCTestCase {
         XCTAssertLessThan(result.worst, 1e-3, "errors (q, v) \(result.relativeErrors)")
     }
 
+    /// The 8-lane tiles and (where the processor has AVX-512) the 16-lane ones give the same
+    /// output and gradients, bit for bit: each element sums the same terms in the same order,
+    /// and the wider padding only adds exact zeros. Shapes with padding rows and columns.
+    func testEightAndSixteenLaneTilesBitwiseIdentical() throws {
+        try XCTSkipUnless(AttentionTiles.wideTilesSupported, "this processor has no AVX-512")
+        let previous = AttentionTiles.lanes
+        defer { AttentionTiles.lanes = previous }
+        for (batch, seqLen, heads, hd) in [(2, 37, 2, 8), (1, 70, 3, 40), (2, 16, 2, 32)] {
+            let (q, k, v) = qkv(batch: batch, seqLen: seqLen, width: heads * hd, seed: 75)
+            let seed = randomInput([batch * seqLen, heads * hd], seed: 76)
+            func run(lanes: Int) -> [[UInt32]] {
+                AttentionTiles.lanes = lanes
+                for x in [q, k, v] { x.grad = nil }
+                let (out, tape) = Tape.record {
+                    causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)
+                }
+                let forward = out.array
+                tape.backward(from: out, seed: seed)
+                return ([forward] + [q, k, v].map { $0.grad?.array ?? [] }).map { $0.map(\.bitPattern) }
+            }
+            let eight = run(lanes: 8), sixteen = run(lanes: 16)
+            for (name, (a, b)) in zip(["out", "dq", "dk", "dv"], zip(eight, sixteen)) {
+                XCTAssertEqual(a.count, batch * seqLen * heads * hd)
+                XCTAssertEqual(a, b, "T=\(seqLen) hd=\(hd): \(name) differs")
+            }
+        }
+    }
+
     /// Forward and all three gradients are bitwise the same on 1 and 2 threads, at a size
     /// where the 2·4 heads really split over the workers and each head has 24 row blocks.
     func testOneAndTwoThreadsBitwiseIdentical() {

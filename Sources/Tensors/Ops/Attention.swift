@@ -1,23 +1,26 @@
 // causalAttention: softmax(Q Kᵀ / √hd + causal mask) V per (sequence, head), the attention of
 // a LLaMA decoder (Vaswani et al. 2017, decoder-only masking). Q, K, V are read in place from
 // the [B·T, H·hd] projection outputs (lda = H·hd); heads are spread over the cores.
-// Each head runs on zero-padded copies (T and hd rounded up to 8) with the register tiles of
+// Each head runs on zero-padded copies (T and hd rounded up to the tiles' 8 lanes, or 16 where the
+// processor has AVX-512: WideTiles) with the register tiles of
 // AttentionTiles.swift, four query rows at a time, each row block multiplying only the keys it
-// can see (rounded up to 8): the causal half, where OpenBLAS's products of 64-row blocks
+// can see (rounded up to the lanes): the causal half, where OpenBLAS's products of 64-row blocks
 // computed 25–50% more and ran at 105–113 GFLOP/s per core on these shapes.
 // P [B, H, T, T] is not stored for backward: forward keeps each row's softmax max and inverse
 // exp sum ([B, H, T] each), and backward recomputes P four rows at a time in a per-worker
 // scratch with the same tiles and exp/scale steps (bitwise the P forward used), at the price of
 // one more Q·Kᵀ product and exp per head.
 
-/// Multiples of 8 (padded rows and columns of a head's copies, and row-block widths).
-@inline(__always) private func roundUp8(_ n: Int) -> Int { (n + 7) & ~7 }
+/// n rounded up to a multiple of `lanes` (8 or 16): padded rows and columns of a head's
+/// copies, and row-block widths.
+@inline(__always) private func roundUp(_ n: Int, _ lanes: Int) -> Int { (n + lanes - 1) / lanes * lanes }
 
 /// Floats of per-worker scratch one `causalAttention` call takes from the pool (forward, or
 /// backward when `backward`): `Parallel.partCount(batch · heads)` slices of the sizes below.
 public func causalAttentionScratchCount(batch: Int, seqLen: Int, heads: Int, headDim: Int,
                                         backward: Bool) -> Int {
-    let g = AttentionGeometry(batch: batch, seqLen: seqLen, heads: heads, headDim: headDim)
+    let g = AttentionGeometry(batch: batch, seqLen: seqLen, heads: heads, headDim: headDim,
+                              lanes: AttentionTiles.lanes)
     return Parallel.partCount(batch * heads) * (backward ? g.backwardFloats : g.forwardFloats)
 }
 
@@ -44,7 +47,7 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor,
                  "causalAttention: q \(q.shape), k \(k.shape), v \(v.shape) must match")
     precondition(width % heads == 0, "causalAttention: width \(width) not divisible by \(heads) heads")
     let geometry = AttentionGeometry(batch: batch, seqLen: seqLen, heads: heads,
-                                     headDim: width / heads)
+                                     headDim: width / heads, lanes: AttentionTiles.lanes)
     let out = Tensor(uninitializedShape: q.shape)
     let recording = Tape.shouldRecord(q, k, v)
     // Softmax statistics of row t of head (b, h) at (b·heads + h)·seqLen + t, kept for backward.
@@ -112,13 +115,20 @@ private struct AttentionGradients: Sendable {
 /// Shapes and strides of one attention call, and the per-head kernels.
 private struct AttentionGeometry: Sendable {
     let batch: Int, seqLen: Int, heads: Int, headDim: Int
-    /// seqLen and headDim rounded up to 8: rows and columns of a head's padded copies.
+    /// Floats per lane group of the tiles (8, or 16 with AVX-512), fixed for forward and its
+    /// backward.
+    let lanes: Int
+    /// seqLen and headDim rounded up to `lanes`: rows and columns of a head's padded copies.
     let paddedT: Int, paddedD: Int
 
-    init(batch: Int, seqLen: Int, heads: Int, headDim: Int) {
+    init(batch: Int, seqLen: Int, heads: Int, headDim: Int, lanes: Int) {
         self.batch = batch; self.seqLen = seqLen; self.heads = heads; self.headDim = headDim
-        paddedT = roundUp8(seqLen); paddedD = roundUp8(headDim)
+        self.lanes = lanes
+        paddedT = roundUp(seqLen, lanes); paddedD = roundUp(headDim, lanes)
     }
+
+    /// Keys a row block starting at i0 multiplies: its causal range rounded up to the lanes.
+    @inline(__always) func blockWidth(_ i0: Int) -> Int { roundUp(i0 + 4, lanes) }
 
     /// Row stride of Q, K, V and the output: heads · headDim.
     var width: Int { heads * headDim }
@@ -140,7 +150,7 @@ private struct AttentionGeometry: Sendable {
     @inline(__always)
     func scoreRows(_ i0: Int, columns w: Int, qs: UnsafePointer<Float>, kt: UnsafePointer<Float>,
                    into s: UnsafeMutablePointer<Float>) {
-        AttentionTiles.rowBlock(columns: w, steps: paddedD, a: qs + i0 * paddedD, aRow: paddedD, aStep: 1,
+        AttentionTiles.rowBlock(lanes: lanes, columns: w, steps: paddedD, a: qs + i0 * paddedD, aRow: paddedD, aStep: 1,
                                 b: kt, bStride: paddedT, c: s, ldc: paddedT)
     }
 
@@ -167,7 +177,7 @@ private struct AttentionGeometry: Sendable {
         AttentionTiles.packRows(v + base, stride: width, rows: T, cols: headDim, scale: 1,
                                 into: vs, dstStride: hp, paddedRows: Tp)
         for i0 in stride(from: 0, to: T, by: 4) {
-            let w = roundUp8(i0 + 4)  // keys 0 ..< w cover every row of the block's causal range
+            let w = blockWidth(i0)  // keys 0 ..< w cover every row of the block's causal range
             scoreRows(i0, columns: w, qs: qs, kt: kt, into: probs)
             for r in 0..<4 {
                 let t = i0 + r, row = probs + r * Tp
@@ -179,7 +189,7 @@ private struct AttentionGeometry: Sendable {
                 }
             }
             // O[i0 ..< i0+4] = P[i0 ..< i0+4, 0 ..< i0+4] · V[0 ..< i0+4]
-            AttentionTiles.rowBlock(columns: hp, steps: i0 + 4, a: probs, aRow: Tp, aStep: 1,
+            AttentionTiles.rowBlock(lanes: lanes, columns: hp, steps: i0 + 4, a: probs, aRow: Tp, aStep: 1,
                                     b: vs, bStride: hp, c: tile, ldc: hp)
             AttentionTiles.emit(tile, ldt: hp, first: i0, limit: T, cols: headDim,
                                 into: out + base, stride: width, accumulate: false)
@@ -212,7 +222,7 @@ private struct AttentionGeometry: Sendable {
         }
         let rowsEnd = (T + 3) & ~3  // rows of P and dS written: every block holding a real row
         for i0 in stride(from: 0, to: T, by: 4) {
-            let w = roundUp8(i0 + 4)
+            let w = blockWidth(i0)
             // P[i0 ..< i0+4, 0 ..< w]: forward's product, then forward's exp and scale per row.
             scoreRows(i0, columns: w, qs: qs, kt: kt, into: probs + i0 * Tp)
             for r in 0..<4 {
@@ -225,7 +235,7 @@ private struct AttentionGeometry: Sendable {
             }
             guard needScores else { continue }
             // dP[i0 ..< i0+4, 0 ..< w] = dO · Vᵀ, then dS in place.
-            AttentionTiles.rowBlock(columns: w, steps: hp, a: dO + i0 * hp, aRow: hp, aStep: 1,
+            AttentionTiles.rowBlock(lanes: lanes, columns: w, steps: hp, a: dO + i0 * hp, aRow: hp, aStep: 1,
                                     b: vt, bStride: Tp, c: ds + i0 * Tp, ldc: Tp)
             for r in 0..<4 {
                 let t = i0 + r
@@ -240,7 +250,7 @@ private struct AttentionGeometry: Sendable {
         // blocks all wrote it (their widths reach past j0 + 4).
         if let dv = g.dv {  // dV[j0 ..< j0+4] = P[j0 ..< T, j0 ..< j0+4]ᵀ · dO[j0 ..< T]
             for j0 in stride(from: 0, to: T, by: 4) {
-                AttentionTiles.rowBlock(columns: hp, steps: rowsEnd - j0, a: probs + j0 * Tp + j0, aRow: 1, aStep: Tp,
+                AttentionTiles.rowBlock(lanes: lanes, columns: hp, steps: rowsEnd - j0, a: probs + j0 * Tp + j0, aRow: 1, aStep: Tp,
                                         b: dO + j0 * hp, bStride: hp, c: tile, ldc: hp)
                 AttentionTiles.emit(tile, ldt: hp, first: j0, limit: T, cols: headDim,
                                     into: dv.p + base, stride: width, accumulate: g.accumulateV)
@@ -248,7 +258,7 @@ private struct AttentionGeometry: Sendable {
         }
         if let dq = g.dq {  // dQ[i0 ..< i0+4] = dS[i0 ..< i0+4, 0 ..< i0+4] · K·scale
             for i0 in stride(from: 0, to: T, by: 4) {
-                AttentionTiles.rowBlock(columns: hp, steps: i0 + 4, a: ds + i0 * Tp, aRow: Tp, aStep: 1,
+                AttentionTiles.rowBlock(lanes: lanes, columns: hp, steps: i0 + 4, a: ds + i0 * Tp, aRow: Tp, aStep: 1,
                                         b: ks, bStride: hp, c: tile, ldc: hp)
                 AttentionTiles.emit(tile, ldt: hp, first: i0, limit: T, cols: headDim,
                                     into: dq.p + base, stride: width, accumulate: g.accumulateQ)
@@ -256,7 +266,7 @@ private struct AttentionGeometry: Sendable {
         }
         if let dk = g.dk {  // dK[j0 ..< j0+4] = dS[j0 ..< T, j0 ..< j0+4]ᵀ · Q·scale
             for j0 in stride(from: 0, to: T, by: 4) {
-                AttentionTiles.rowBlock(columns: hp, steps: rowsEnd - j0, a: ds + j0 * Tp + j0, aRow: 1, aStep: Tp,
+                AttentionTiles.rowBlock(lanes: lanes, columns: hp, steps: rowsEnd - j0, a: ds + j0 * Tp + j0, aRow: 1, aStep: Tp,
                                         b: qs + j0 * hp, bStride: hp, c: tile, ldc: hp)
                 AttentionTiles.emit(tile, ldt: hp, first: j0, limit: T, cols: headDim,
                                     into: dk.p + base, stride: width, accumulate: g.accumulateK)
