@@ -12,8 +12,10 @@ import PackageDescription
 #if arch(x86_64)
 let fastMath: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"], .when(configuration: .release))]
 // WideTiles alone is built for AVX-512 (attention's 16-lane tiles); Tensors calls it only on
-// processors that report AVX-512, so the binary still runs on AVX2-only machines.
-let wideMath: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512"])]
+// processors that report AVX-512, so the binary still runs on AVX2-only machines. Release
+// only: at -Onone a module also defines shared generic code the linker may pick for the
+// others (scripts/test.sh checks the release object defines none).
+let wideMath: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512"], .when(configuration: .release))]
 #else
 let fastMath: [SwiftSetting] = []
 let wideMath: [SwiftSetting] = []

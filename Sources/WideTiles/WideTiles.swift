@@ -7,6 +7,8 @@
 // so each element's arithmetic is the 8-lane tile's, lane for lane. The two are separate
 // copies of one shape on purpose: a target CPU applies to a whole module, so code shared with
 // the 8-lane path would be built for AVX-512 too and could not run on AVX2-only processors.
+// Everything here is inlined into `rowBlock`: the module must define no shared generic code,
+// which the linker could pick for other modules' calls (scripts/test.sh checks).
 
 @inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
