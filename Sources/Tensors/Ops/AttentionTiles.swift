@@ -7,12 +7,14 @@
 // so a product recomputed in backward has the bits forward had.
 //
 // Attention's three products are this tile with other strides, on the head's zero-padded
-// copies (rows and columns rounded up to 8), so no tile ever needs an edge case:
+// copies (rows and columns rounded up to the lanes), so no tile ever needs an edge case:
 //   scores   S[i0+r, j]  = Σ_d Qs[i0+r, d] · Kᵀ[d, j]      aRow = hd', aStep = 1, steps = hd'
 //   rows     O[i0+r, c]  = Σ_j P[i0+r, j] · V[j, c]        aRow = T',  aStep = 1, steps = i0+4
 //   columns dV[j0+r, c]  = Σ_i P[j0+i, j0+r] · dO[j0+i, c] aRow = 1,   aStep = T', steps = T−j0
 // Measured on one core with Haswell code (AVX2 + FMA), T = 256, hd = 32, causal half only:
 // 115–135 GFLOP/s, where OpenBLAS's sgemm reached 105–113 on the 64-row causal blocks.
+// Processors with AVX-512 run the same tiles on 16-float lanes (WideTiles) with the same bits;
+// this file also holds the padded copies (packRows, packTransposed) and the write-back (emit).
 
 import Foundation
 import WideTiles
