@@ -109,8 +109,11 @@ public final class Optimizer {
             if let fused = group.rule as? FusedUpdateRule,
                let kernel = fused.fusedStep(grad: g, parameter: a.parameter.tensor, state: a.state,
                                             placement: group.decayPlacement, write: write) {
-                if deferringOnePass { pendingKernels.append(kernel); pendingIndices.append(i); return }
-                if FusedAdamStep.runAll([kernel]) != nil { throw OptimizerError(notFinite(step, i)) }
+                pendingKernels.append(kernel); pendingIndices.append(i)
+                if deferringOnePass { return }
+                // Alone (a per-layer update): run it now, through the same reused arrays.
+                defer { pendingKernels.removeAll(keepingCapacity: true); pendingIndices.removeAll(keepingCapacity: true) }
+                if FusedAdamStep.runAll(pendingKernels) != nil { throw OptimizerError(notFinite(step, i)) }
                 return
             }
             let d = Tensor(uninitializedShape: a.parameter.shape)

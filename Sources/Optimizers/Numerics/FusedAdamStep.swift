@@ -1,8 +1,8 @@
 // FusedAdamStep: AdamCore's moment update and ApplyUpdate's weight write in one pass over
 // memory, for 32-bit AdamW state. Per element it does exactly what the two-pass path does —
-// m, v and d = m / denom as AdamCore (torch or hf core, the shared AdamCore.Moments), then θ
-// written as ApplyUpdate with the same decay placement — so the weights and moments are
-// bitwise those of `direction` + `ApplyUpdate.apply`, however the elements are split. What it
+// m, v and d = m / denom by the shared AdamCore.Moments (torch or hf core), then θ written by
+// ApplyUpdate's own WeightWrite — so the weights and moments are bitwise those of
+// `direction` + `ApplyUpdate.apply`, however the elements are split. What it
 // saves is memory traffic: g, m, v, θ are read and m, v, θ written once (7 streams) instead
 // of the direction written, checked and read back (10 streams); AdamW's update is
 // memory-bound, so this is its time (about 30% less). Finiteness of d is accumulated on the
@@ -13,8 +13,7 @@ public struct FusedAdamStep: @unchecked Sendable {
     let moments: AdamCore.Moments
     let grad: UnsafePointer<Float>
     let m, v, theta: UnsafeMutablePointer<Float>
-    let step, decay: Float
-    let placement: DecayPlacement
+    let write: ApplyUpdate.WeightWrite
     /// Elements of the parameter.
     public let count: Int
 
@@ -26,15 +25,13 @@ public struct FusedAdamStep: @unchecked Sendable {
                 step: Float, decay: Float, placement: DecayPlacement) {
         moments = AdamCore.Moments(style: style, beta1: beta1, beta2: beta2, eps: eps, t: t)
         self.grad = grad; self.m = m; self.v = v; self.theta = theta; self.count = count
-        self.step = step; self.decay = decay; self.placement = placement
+        write = ApplyUpdate.WeightWrite(step: step, decay: decay, placement: placement)
     }
 
     /// Updates elements `r`; returns the sum of d·0 over them (finite iff every d was).
     public func run(_ r: Range<Int>) -> Float {
         typealias V8 = SIMD8<Float>
-        let k = moments, g = grad, mp = m, vp = v, th = theta
-        let keep = 1 - decay
-        let s8 = V8(repeating: step), k8 = V8(repeating: keep), dec8 = V8(repeating: decay)
+        let k = moments, w = write, g = grad, mp = m, vp = v, th = theta
         var check = V8()
         var i = r.lowerBound
         while i + 8 <= r.upperBound {
@@ -46,26 +43,14 @@ public struct FusedAdamStep: @unchecked Sendable {
             UnsafeMutableRawPointer(vp + i).storeBytes(of: vv, as: V8.self)
             check += d * 0
             let t = UnsafeRawPointer(th + i).loadUnaligned(as: V8.self)
-            let out: V8
-            switch placement {
-            case .before: out = decay == 0 ? t - s8 * d : t * k8 - s8 * d
-            case .after:
-                let u = t - s8 * d
-                out = decay == 0 ? u : u - dec8 * u
-            }
-            UnsafeMutableRawPointer(th + i).storeBytes(of: out, as: V8.self)
+            UnsafeMutableRawPointer(th + i).storeBytes(of: w.apply(t, d), as: V8.self)
             i += 8
         }
         var tail: Float = 0
         while i < r.upperBound {
             let d = k.advance(g[i], &mp[i], &vp[i])
             tail += d * 0
-            switch placement {
-            case .before: th[i] = decay == 0 ? th[i] - step * d : th[i] * keep - step * d
-            case .after:
-                let u = th[i] - step * d
-                th[i] = decay == 0 ? u : u - decay * u
-            }
+            th[i] = w.apply(th[i], d)
             i += 1
         }
         return check.sum() + tail
