@@ -60,8 +60,9 @@ struct BenchCommand: ParsableCommand {
     step time; sgemm_gflops (n = 1024, same run); ratio = model_gflops /
     sgemm_gflops; outside_blas_share = 1 − (core-seconds inside sgemm) /
     (threads × step time); products: every sgemm shape of the step with
-    calls and FLOPs per step and its GFLOP/s alone (fresh buffers, the
-    BLAS threads it ran with); product_ceiling_gflops = the step's product
+    calls and FLOPs per step, its GFLOP/s alone (fresh buffers, the
+    threads it ran with) and in_step_gflops (its time inside the timed
+    steps); product_ceiling_gflops = the step's product
     FLOPs at those rates; optimizer_alone_ms = the update alone, repeated
     on the last gradients; attention_alone_ms = every layer's attention
     forward + backward alone (its own register tiles, not sgemm, so it is
@@ -135,7 +136,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func printSgemm(_ figures: [SgemmBenchmark.Figure]) {
-        print("threads: \(Parallel.threads) (OpenBLAS threads \(BLAS.threads); \(BLAS.configuration.trimmingCharacters(in: .whitespaces)))")
+        print("threads: \(Parallel.threads) (sgemm below on OpenBLAS's own threads, as a C program gets it; \(BLAS.configuration.trimmingCharacters(in: .whitespaces)))")
         if let hint = OpenBLASEnvironment.hint { print(hint) }
         print("sgemm, square C = A·B (2·n³ FLOPs), median" + (quick ? " (--quick: few repetitions)" : ""))
         print("  " + lpad("n", 6) + lpad("ms", 10) + lpad("GFLOP/s", 10))
@@ -159,7 +160,7 @@ struct BenchCommand: ParsableCommand {
         let stepSettings = quick ? BenchSettings(warmups: 0, minRepetitions: 2, maxRepetitions: 2, budgetSeconds: 0)
                                  : BenchSettings(warmups: 0, minRepetitions: 5, maxRepetitions: 15, budgetSeconds: 8)
         if !json {
-            print("threads: \(Parallel.threads) (\(BLAS.configuration.trimmingCharacters(in: .whitespaces)))")
+            print("threads: \(Parallel.threads) (the step's products split over them, OpenBLAS on one thread per piece; sgemm 1024 on OpenBLAS's own threads; \(BLAS.configuration.trimmingCharacters(in: .whitespaces)))")
             if let hint = OpenBLASEnvironment.hint { print(hint) }
             print("model: \(mc.numHiddenLayers) layers, d \(mc.hiddenSize), H \(mc.numAttentionHeads), I \(mc.intermediateSize), V \(mc.vocabSize): \(mc.parameterCount) parameters")
         }
@@ -193,7 +194,8 @@ struct BenchCommand: ParsableCommand {
                     .object([("m", .int(p.shape.m)), ("n", .int(p.shape.n)), ("k", .int(p.shape.k)),
                              ("trans_a", .int(p.shape.transA ? 1 : 0)), ("trans_b", .int(p.shape.transB ? 1 : 0)),
                              ("blas_threads", .int(p.shape.threads)), ("calls_per_step", .number(p.calls)),
-                             ("flops_per_step", .number(p.flops)), ("gflops", .number(p.gflops))])
+                             ("flops_per_step", .number(p.flops)), ("gflops", .number(p.gflops)),
+                             ("in_step_gflops", .number(p.inStepGflops))])
                 })),
             ])
             print(object.text)
@@ -217,10 +219,10 @@ struct BenchCommand: ParsableCommand {
             ("  attention alone", ms(f.attentionAloneSeconds) + " ms (" + fixed(100 * f.attentionAloneSeconds / f.stepSeconds, 1) + "% of the step; every layer's forward + backward, own register tiles: " + fixed(f.attentionGflops, 1) + " GFLOP/s over the causal half)"),
         ]
         for (k, v) in rows { print("  " + pad(k, 20) + " " + v) }
-        print("  products per step (by FLOPs; GFLOP/s alone at the BLAS threads they ran with):")
+        print("  products per step (by FLOPs; GFLOP/s alone at the BLAS threads they ran with, and inside the step):")
         let total = max(f.profile.blasFlops, 1)
         for p in f.profile.shapes.prefix(12) {
-            print("    " + pad(p.shape.description, 34) + lpad(fixed(p.calls, 0), 6) + " calls" + lpad(fixed(100 * p.flops / total, 1), 7) + "%" + lpad(fixed(p.gflops, 1), 9) + " GFLOP/s")
+            print("    " + pad(p.shape.description, 34) + lpad(fixed(p.calls, 0), 6) + " calls" + lpad(fixed(100 * p.flops / total, 1), 7) + "%" + lpad(fixed(p.gflops, 1), 9) + " GFLOP/s" + lpad(fixed(p.inStepGflops, 1), 9) + " in step")
         }
         if f.profile.shapes.count > 12 { print("    … \(f.profile.shapes.count - 12) more shapes (all in --json)") }
     }

@@ -1,14 +1,14 @@
 // OpenBLAS settings it reads only once, when the library is loaded; the program sets them
 // and re-executes itself (a value the user has set is kept):
 //
-// - OPENBLAS_THREAD_TIMEOUT=18. Idle worker threads spin (calling sched_yield) for
-//   2^OPENBLAS_THREAD_TIMEOUT cycles after each product before they sleep; the default, 2^28
-//   cycles (about 0.1 s), keeps them spinning through all the elementwise work between a
-//   step's products, on the very cores the project's own threads use (a perf profile of a
-//   llama-tiny step: 10–14% of the time in sched_yield). 2^18 cycles (under 0.1 ms) covers
-//   the gap between back-to-back products and then lets the cores go: measured with
-//   `bench --config configs/llama-tiny.json` in five alternating pairs, the share of the
-//   cores' time outside BLAS fell from 0.16 to 0.13 (medians), tokens/s rose 20,977 → 22,220.
+// - OPENBLAS_THREAD_TIMEOUT=18. OpenBLAS's own threads work only where it threads a routine
+//   itself (LAPACK's factorisations, the reference sgemm rate; the training step's products
+//   are split over the project's threads with OpenBLAS on one thread, see BLAS.sgemm). Its
+//   idle workers spin (calling sched_yield) for 2^OPENBLAS_THREAD_TIMEOUT cycles after each
+//   routine before they sleep; the default, 2^28 cycles (about 0.1 s), would keep them
+//   spinning on the cores the project's threads need after every factorisation. 2^18 cycles
+//   (under 0.1 ms) lets the cores go at once. (When OpenBLAS still threaded the step's
+//   products, this setting took the share of a llama-tiny step outside BLAS from 0.16 to 0.13.)
 // - OPENBLAS_CORETYPE=SkylakeX on AMD processors with AVX-512 (Zen 4 and later). OpenBLAS
 //   0.3.21 (Debian 12) does not know these processors and runs its Haswell (AVX2) kernels
 //   there; its SkylakeX kernels are the same library's AVX-512 code, which these processors

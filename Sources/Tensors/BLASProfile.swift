@@ -1,7 +1,7 @@
 // BLASProfile: what the matrix products of a piece of work cost, for `bench --config`. While a
 // profile is installed (`BLAS.profile`), every sgemm adds its shape, FLOPs and wall time; the
-// time is weighted by the cores the call can use (OpenBLAS's thread count at the call: all
-// cores for a top-level product, one inside the heads-parallel attention loop), so
+// time is weighted by the cores the call can use (Parallel.productThreads at the call: all
+// cores for a top-level product, one inside a parallel loop), so
 // `coreSeconds / (threads × wall)` is the share of the cores' time spent inside BLAS.
 import Foundation
 import COpenBLAS

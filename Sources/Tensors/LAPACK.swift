@@ -53,8 +53,10 @@ public enum LAPACK {
         try check("sgesdd", info)
         lwork = workspaceSize(query)
         let work = Tensor(uninitializedShape: [Int(lwork)])
-        sgesdd_("S", &rows, &cols, x.pointer, &ldx, &s, vt.pointer, &ldu, u.pointer, &ldvt,
-                work.pointer, &lwork, &iwork, &info, 1)
+        Parallel.withOpenBLASThreads {
+            sgesdd_("S", &rows, &cols, x.pointer, &ldx, &s, vt.pointer, &ldu, u.pointer, &ldvt,
+                    work.pointer, &lwork, &iwork, &info, 1)
+        }
         try check("sgesdd", info)
         return (u, s, vt)
     }
@@ -81,8 +83,10 @@ public enum LAPACK {
         liwork = max(iquery, 1)
         let work = Tensor(uninitializedShape: [Int(lwork)])
         var iwork = [Int32](repeating: 0, count: Int(liwork))
-        ssyevd_("V", "U", &order, x.pointer, &ldx, &ascending, work.pointer, &lwork, &iwork,
-                &liwork, &info, 1, 1)
+        Parallel.withOpenBLASThreads {
+            ssyevd_("V", "U", &order, x.pointer, &ldx, &ascending, work.pointer, &lwork, &iwork,
+                    &liwork, &info, 1, 1)
+        }
         try check("ssyevd", info)
         // x holds eigenvector j (ascending) in column-major column j: x[i + j·n].
         // Output column c is eigenvector n−1−c: vectors[i·n + c] = x[i + (n−1−c)·n].
@@ -118,9 +122,13 @@ public enum LAPACK {
         size = max(size, workspaceSize(orgQuery))
         let work = Tensor(uninitializedShape: [Int(size)])
         lwork = size
-        sgeqrf_(&rows, &cols, x.pointer, &ldx, &tau, work.pointer, &lwork, &info)
+        Parallel.withOpenBLASThreads {
+            sgeqrf_(&rows, &cols, x.pointer, &ldx, &tau, work.pointer, &lwork, &info)
+        }
         try check("sgeqrf", info)
-        sorgqr_(&rows, &cols, &reflectors, x.pointer, &ldx, &tau, work.pointer, &lwork, &info)
+        Parallel.withOpenBLASThreads {
+            sorgqr_(&rows, &cols, &reflectors, x.pointer, &ldx, &tau, work.pointer, &lwork, &info)
+        }
         try check("sorgqr", info)
         for i in 0..<m {
             for j in 0..<n { q.pointer[i * n + j] = x.pointer[i + j * m] }
@@ -156,10 +164,14 @@ public enum LAPACK {
         let work = Tensor(uninitializedShape: [Int(size)])
         lwork = size
         if k > 0 {
-            sgeqrf_(&rows, &cols, x.pointer, &ldx, &tau, work.pointer, &lwork, &info)
+            Parallel.withOpenBLASThreads {
+                sgeqrf_(&rows, &cols, x.pointer, &ldx, &tau, work.pointer, &lwork, &info)
+            }
             try check("sgeqrf", info)
         }
-        sorgqr_(&rows, &full, &reflectors, x.pointer, &ldx, &tau, work.pointer, &lwork, &info)
+        Parallel.withOpenBLASThreads {
+            sorgqr_(&rows, &full, &reflectors, x.pointer, &ldx, &tau, work.pointer, &lwork, &info)
+        }
         try check("sorgqr", info)
         for i in 0..<m {
             for j in 0..<m { q.pointer[i * m + j] = x.pointer[i + j * m] }

@@ -1,9 +1,10 @@
-// Parallel: the one thread setting of the process, applied both to OpenBLAS and to the
-// project's own loops so the two never oversubscribe the cores, and the loop helpers that
-// split row ranges over those threads.
+// Parallel: the one thread setting of the process and the loop helpers that split row ranges
+// over those threads (WorkerPool). Matrix products are split over the same threads by
+// BLAS.sgemm, with OpenBLAS itself on one thread, so the two never oversubscribe the cores.
 import COpenBLAS
 import Dispatch
 import Foundation
+import Synchronization
 
 /// A raw pointer that may cross into `concurrentPerform` closures. Each worker writes a
 /// disjoint range, which is what makes this sound.
@@ -15,26 +16,54 @@ public struct SendablePointer<T>: @unchecked Sendable {
 public enum Parallel {
     nonisolated(unsafe) private static var _threads: Int = {
         let n = ProcessInfo.processInfo.activeProcessorCount
-        openblas_set_num_threads(Int32(n))
+        // OpenBLAS stays on one thread: BLAS.sgemm splits a large product over this
+        // project's threads itself, so OpenBLAS's workers and ours never share the cores.
+        openblas_set_num_threads(1)
+        pool.ensureWorkers(n - 1)
         return n
     }()
 
-    /// Threads used by OpenBLAS and by the project's parallel loops.
+    /// The threads that run the loops' pieces besides the caller.
+    @usableFromInline static let pool = WorkerPool()
+
+    /// Depth of `withSingleThreadedBLAS` / `withOpenBLASThreads` scopes: inside them a
+    /// matrix product is not split over the threads.
+    private static let wholeProducts = Atomic<Int>(0)
+
+    /// Threads used by the project's parallel loops and split matrix products.
     public static var threads: Int { _threads }
 
-    /// Sets the thread count for both OpenBLAS and the project's loops (0 = all cores).
+    /// Sets the thread count of the loops and products (0 = all cores).
     public static func setThreads(_ n: Int) {
         let value = n > 0 ? n : ProcessInfo.processInfo.activeProcessorCount
         _threads = value
-        openblas_set_num_threads(Int32(value))
+        pool.ensureWorkers(value - 1)
     }
 
-    /// Runs `body` with OpenBLAS on one thread (for many small products that the caller
-    /// itself spreads over the cores), restoring the setting afterwards.
+    /// Threads a matrix product started here may use: all of them at top level; one inside
+    /// a parallel loop's body (the other threads are busy with the loop) or inside
+    /// `withSingleThreadedBLAS`.
+    public static var productThreads: Int {
+        _threads > 1 && wholeProducts.load(ordering: .relaxed) == 0 && !pool.isBusy ? _threads : 1
+    }
+
+    /// Runs `body` with every matrix product on the calling thread alone (for many small
+    /// products that the caller itself spreads over the cores, or times one by one).
     public static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
-        if _threads > 1 { openblas_set_num_threads(1) }
-        defer { if _threads > 1 { openblas_set_num_threads(Int32(_threads)) } }
+        wholeProducts.add(1, ordering: .relaxed)
+        defer { wholeProducts.subtract(1, ordering: .relaxed) }
         return try body()
+    }
+
+    /// Runs `body` with OpenBLAS threading its own routines over `productThreads` threads
+    /// (LAPACK's factorisations, the reference sgemm rate), then back to one thread.
+    public static func withOpenBLASThreads<R>(_ body: () throws -> R) rethrows -> R {
+        let n = productThreads
+        return try withSingleThreadedBLAS {
+            if n > 1 { openblas_set_num_threads(Int32(n)) }
+            defer { if n > 1 { openblas_set_num_threads(1) } }
+            return try body()
+        }
     }
 
     /// Splits 0..<count into at most `threads` contiguous ranges of at least `grain` items
@@ -58,12 +87,8 @@ public enum Parallel {
         let parts = partCount(count, grain: grain)
         guard parts > 0 else { return }
         if parts == 1 { body(0, 0..<count); return }
-        withoutActuallyEscaping(body) { body in
-            let box = UnsafeSendableBox(body)
-            DispatchQueue.concurrentPerform(iterations: parts) { i in
-                let lo = count * i / parts, hi = count * (i + 1) / parts
-                box.value(i, lo..<hi)
-            }
+        pool.run(parts: parts) { i in
+            body(i, count * i / parts..<count * (i + 1) / parts)
         }
     }
 

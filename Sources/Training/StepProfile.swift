@@ -16,6 +16,8 @@ public struct StepProfile: Sendable {
         public let flops: Double
         /// GFLOP/s of this product alone (fresh buffers, same BLAS threads).
         public let gflops: Double
+        /// GFLOP/s of this product inside the timed steps (its wall time there, per call).
+        public let inStepGflops: Double
     }
 
     /// Shapes by FLOPs per step, largest first.
@@ -45,7 +47,8 @@ public struct StepProfile: Sendable {
         let n = Double(max(steps, 1))
         let figures = profile.shapes.map { shape, entry in
             ShapeFigure(shape: shape, calls: Double(entry.calls) / n, flops: entry.flops / n,
-                        gflops: isolatedGflops(shape, budget: budget))
+                        gflops: isolatedGflops(shape, budget: budget),
+                        inStepGflops: entry.flops / max(entry.coreSeconds / Double(shape.threads), 1e-12) / 1e9)
         }.sorted { $0.flops > $1.flops }
         let outside = 1 - profile.coreSeconds / max(seconds * Double(threads), 1e-12)
         return StepProfile(shapes: figures, outsideBLASShare: max(0, outside), blasFlops: profile.flops / n, threads: threads)

@@ -32,10 +32,11 @@ enum TrainerFixture {
     }()
 
     /// A micro run (d 32, 2 layers) on the fixture data writing into a fresh temporary folder.
-    static func config(out: URL, steps: Int, optimizer: String = "adamw", extra: [String: String] = [:]) throws -> RunConfig {
+    static func config(out: URL, steps: Int, optimizer: String = "adamw", extra: [String: String] = [:],
+                       model modelJSON: String = #"{"vocab_size": 320, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 64}"#) throws -> RunConfig {
         var c = RunConfig()
         let model = out.deletingLastPathComponent().appendingPathComponent("model-\(UUID().uuidString).json")
-        try Data(#"{"vocab_size": 320, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 64}"#.utf8).write(to: model)
+        try Data(modelJSON.utf8).write(to: model)
         let settings: [String: String] = [
             "model": model.path, "data": dataFolder.path, "out": out.path, "optimizer": optimizer,
             "lr": "0.003", "steps": "\(steps)", "batch_size": "4", "seq_len": "16", "grad_accum": "2",

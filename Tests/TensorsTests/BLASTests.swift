@@ -1,0 +1,117 @@
+import XCTest
+import Tensors
+
+/// BLAS.sgemm splits a large product over the threads by bands of C's rows. Each element of
+/// C must be bitwise what one whole product gives, for every transpose, stride, alpha/beta
+/// and band boundary, and right against a Double reference.
+final class BLASTests: XCTestCase {
+    private var savedThreads = 0
+    override func setUp() { savedThreads = Parallel.threads }
+    override func tearDown() { Parallel.setThreads(savedThreads) }
+
+    /// (m, n, k): tall and wide C, uneven bands (352 and 1000 rows are no multiple of the row
+    /// unit), matrix-vector products, sizes around the smallest band (2^21 multiply-adds) and
+    /// below it (64³, 40×400×48: whole, SkylakeX's small-matrix kernels).
+    private let shapes = [(2048, 128, 352), (352, 128, 2048), (128, 2048, 64), (1000, 37, 300),
+                          (16, 1000, 640), (30000, 1, 200), (3000, 1, 200), (64, 64, 64), (40, 48, 400),
+                          (200, 96, 400), (100, 100, 1000), (130, 128, 512)]
+
+    func testSplitProductsAreBitwiseTheWholeProduct() throws {
+        try XCTSkipIf(BLAS.rowUnit == 0, "OpenBLAS runs \(BLAS.coreName) kernels, whose products are threaded by OpenBLAS itself")
+        let split = shapes.filter { BLAS.bandCount(m: $0.0, work: $0.1 * $0.2, threads: 2) > 1 }.count
+        XCTAssertGreaterThanOrEqual(split, 8, "most shapes must split in two")
+        XCTAssertEqual(BLAS.bandCount(m: 64, work: 64 * 64, threads: 2), 1, "64³ runs whole")
+        for threads in [2, 3] {
+            Parallel.setThreads(threads)
+            for (m, n, k) in shapes {
+                for transA in [false, true] {
+                    for transB in [false, true] {
+                        for (alpha, beta): (Float, Float) in [(1, 0), (0.5, 1), (-2, 0.25)] {
+                            let p = Product(m: m, n: n, k: k, transA: transA, transB: transB, seed: UInt64(m * 7 + n + k))
+                            let split = p.run(alpha: alpha, beta: beta)
+                            let whole = Parallel.withSingleThreadedBLAS { p.run(alpha: alpha, beta: beta) }
+                            let differing = zip(split, whole).filter { $0.bitPattern != $1.bitPattern }.count
+                            XCTAssertEqual(differing, 0, "\(m)×\(k)·\(k)×\(n) transA \(transA) transB \(transB) α \(alpha) β \(beta), \(threads) threads: elements differ")
+                            guard threads == 2 else { continue }
+                            let reference = p.reference(alpha: alpha, beta: beta)
+                            let worst = zip(split, reference).map { abs(Double($0) - $1) }.max() ?? 0
+                            XCTAssertLessThan(worst, 1e-3 * Double(k).squareRoot(), "\(m)×\(k)·\(k)×\(n) transA \(transA) transB \(transB)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Inside a parallel loop a product runs whole on its thread (the other threads are busy),
+    /// and OpenBLAS itself stays on one thread outside `withOpenBLASThreads`.
+    func testProductThreadsInsideLoopsAndOpenBLASScopes() {
+        Parallel.setThreads(2)
+        XCTAssertEqual(Parallel.productThreads, 2)
+        XCTAssertEqual(BLAS.threads, 1)
+        var inside = [0, 0]
+        inside.withUnsafeMutableBufferPointer { buffer in
+            let out = SendablePointer(buffer.baseAddress!)
+            Parallel.forIndexedRanges(2) { i, _ in out.p[i] = Parallel.productThreads }
+        }
+        XCTAssertEqual(inside, [1, 1])
+        Parallel.withOpenBLASThreads {
+            XCTAssertEqual(BLAS.threads, 2)
+            XCTAssertEqual(Parallel.productThreads, 1)
+        }
+        XCTAssertEqual(BLAS.threads, 1)
+        Parallel.withSingleThreadedBLAS { XCTAssertEqual(Parallel.productThreads, 1) }
+        XCTAssertEqual(Parallel.productThreads, 2)
+    }
+}
+
+/// One random product C = alpha·op(A)·op(B) + beta·C0 with row strides wider than the rows
+/// (every operand is a block of a larger buffer), so wrong offsets or strides show.
+private struct Product {
+    let m, n, k: Int
+    let transA, transB: Bool
+    let a, b, c0: [Float]
+    var lda: Int { (transA ? m : k) + 3 }
+    var ldb: Int { (transB ? k : n) + 5 }
+    var ldc: Int { n + 2 }
+
+    init(m: Int, n: Int, k: Int, transA: Bool, transB: Bool, seed: UInt64) {
+        self.m = m; self.n = n; self.k = k; self.transA = transA; self.transB = transB
+        var rng = RandomGenerator(seed: seed)
+        func values(_ count: Int) -> [Float] { (0..<count).map { _ in rng.uniform() * 2 - 1 } }
+        let aRows = transA ? k : m, bRows = transB ? n : k
+        a = values(aRows * ((transA ? m : k) + 3))
+        b = values(bRows * ((transB ? k : n) + 5))
+        c0 = values(m * (n + 2))
+    }
+
+    func run(alpha: Float, beta: Float) -> [Float] {
+        var c = c0
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                c.withUnsafeMutableBufferPointer { c in
+                    BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                               a: a.baseAddress!, lda: lda, b: b.baseAddress!, ldb: ldb,
+                               beta: beta, c: c.baseAddress!, ldc: ldc)
+                }
+            }
+        }
+        return c
+    }
+
+    func reference(alpha: Float, beta: Float) -> [Double] {
+        var c = c0.map(Double.init)
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum = 0.0
+                for p in 0..<k {
+                    let x = transA ? a[p * lda + i] : a[i * lda + p]
+                    let y = transB ? b[j * ldb + p] : b[p * ldb + j]
+                    sum += Double(x) * Double(y)
+                }
+                c[i * ldc + j] = Double(alpha) * sum + Double(beta) * Double(c0[i * ldc + j])
+            }
+        }
+        return c
+    }
+}
