@@ -1,23 +1,24 @@
 // BLAS: Swift wrapper over OpenBLAS's cblas_sgemm, row-major, with transpose flags so no
-// operand is ever copied to change its layout, and large products split over the project's
-// threads (OpenBLAS itself runs on one).
+// operand is ever copied to change its layout. A large product is two half products (bands
+// of C's rows) run on the project's threads; OpenBLAS itself runs on one.
 import COpenBLAS
 import Dispatch
 
 public enum BLAS {
-    /// A split product's bands each get at least this many multiply-adds. Smaller products
-    /// run whole on one thread: below about 100³ multiply-adds OpenBLAS's SkylakeX kernels
-    /// take a separate small-matrix path that sums in another order, so a band there would
-    /// not be bitwise the whole product (measured: 64³, 40×400×48 transposed B).
+    /// A product is computed in two halves of C's rows once each half has at least this many
+    /// multiply-adds; smaller products run whole on one thread. (Below about 100³ multiply-adds
+    /// OpenBLAS's SkylakeX kernels also switch to a small-matrix path that sums in another
+    /// order, which a sub-band must not do where its half does not: measured with 64³ and
+    /// 40×400×48 with transposed B.)
     static let bandMultiplyAdds = 1 << 21
 
-    /// Split products cut C's rows at multiples of this (0: OpenBLAS threads the product).
-    /// The kernels sum each element in an order that depends on where its row falls in the
-    /// kernel's row tiles; cutting at a multiple of the tile height keeps every row where a
-    /// whole product puts it, so a split product is bitwise the whole one. Measured on
-    /// OpenBLAS 0.3.21: Haswell kernels (also Zen's) tile 24 rows (cuts at multiples of 24
-    /// are exact, at 8, 16, 32, 40 or 64 they are not, and no column cut is); SkylakeX's
-    /// are exact at any row cut. Other kernels are not split here.
+    /// Sub-bands of a half start at multiples of this many rows from the half's first row
+    /// (0: halves are not cut further). The kernels sum an element in an order that depends on
+    /// where its row falls in the kernel's row tiles; a cut at a multiple of the tile height
+    /// keeps every row where the half's own product puts it, so a cut half is bitwise the whole
+    /// half. Measured on OpenBLAS 0.3.21: Haswell kernels (also Zen's) tile 24 rows (cuts at
+    /// multiples of 24 are exact, at 8, 16, 32, 40 or 64 they are not, and no column cut is);
+    /// SkylakeX's are exact at any row cut.
     public static let rowUnit: Int = {
         switch coreName {
         case "Haswell", "Zen": return 24
@@ -28,10 +29,12 @@ public enum BLAS {
 
     /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, all row-major.
     /// `lda`, `ldb`, `ldc` are the row strides of A, B and C as stored.
-    /// A large product called outside a parallel loop is split over `Parallel.threads` in
-    /// bands of C's rows (see `rowUnit`), each an OpenBLAS product on one thread, so
-    /// OpenBLAS's threads never compete with the project's. Every element of C is the same
-    /// sum in the same order as in the whole product, so results do not depend on the split.
+    ///
+    /// A large product is, by definition, two OpenBLAS products on one thread each: the first
+    /// and second half of C's rows (`halfCut`), whatever the thread count, so its bits never
+    /// depend on it. Outside a parallel loop the halves (cut further into sub-bands when
+    /// there are more than two threads, see `rowUnit`) run on the project's threads; OpenBLAS
+    /// itself stays on one thread, so its workers never compete with the project's.
     public static func sgemm(transA: Bool = false, transB: Bool = false,
                              m: Int, n: Int, k: Int,
                              alpha: Float = 1,
@@ -45,50 +48,62 @@ public enum BLAS {
             return
         }
         let threads = Parallel.productThreads
-        let bands = threads > 1 ? bandCount(m: m, work: n * k, threads: threads) : 1
         guard let p = profile else {
-            return split(bands, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            return run(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         }
         let t0 = DispatchTime.now().uptimeNanoseconds
-        split(bands, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        run(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         p.record(BLASProfile.Shape(m: m, n: n, k: k, transA: transA, transB: transB, threads: threads),
                  seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
     }
 
-    /// How many bands of C's rows a product gets: at most one per thread, each at least
-    /// `bandMultiplyAdds` (`work` = multiply-adds per row). Where OpenBLAS threads the product
-    /// itself (`rowUnit` 0) the count is only "split or not".
-    public static func bandCount(m: Int, work: Int, threads: Int) -> Int {
-        let unit = max(rowUnit, 1), units = (m + unit - 1) / unit
-        var bands = min(threads, units)
-        while bands > 1 && (0..<bands).map({ bandRows($0, bands: bands, m: m).count }).min()! * work < bandMultiplyAdds {
-            bands -= 1
-        }
-        return bands
+    /// Where a product of op(A)[m×k]·op(B)[k×n] is cut into halves (rows 0..<cut and cut..<m;
+    /// the first half rounded up to 8 rows), or nil when it runs whole.
+    public static func halfCut(m: Int, n: Int, k: Int) -> Int? {
+        let cut = min(m - 1, (m / 2 + 7) / 8 * 8)
+        return cut > 0 && (m - cut) * n * k >= bandMultiplyAdds ? cut : nil
     }
 
-    /// Rows of band `i` of `bands`: cut at multiples of `rowUnit`, the last band ends at m.
-    static func bandRows(_ i: Int, bands: Int, m: Int) -> Range<Int> {
-        let unit = max(rowUnit, 1), units = (m + unit - 1) / unit
-        return min(m, units * i / bands * unit)..<min(m, units * (i + 1) / bands * unit)
+    /// The row bands a product runs as on `threads` threads: its halves, each cut into up to
+    /// ⌈threads/2⌉ sub-bands at multiples of `rowUnit` from its first row, each sub-band with
+    /// at least `bandMultiplyAdds`.
+    public static func bands(m: Int, n: Int, k: Int, threads: Int) -> [Range<Int>] {
+        guard let cut = halfCut(m: m, n: n, k: k) else { return [0..<m] }
+        return [(0..<cut, (threads + 1) / 2), (cut..<m, threads / 2)].flatMap { half, parts in
+            subBands(half, parts: max(parts, 1), work: n * k)
+        }
     }
 
-    /// The product as `bands` contiguous bands of C's rows computed in parallel, or whole on
-    /// OpenBLAS's own threads where the kernels' row tiles are not known (`rowUnit` 0).
-    static func split(_ bands: Int, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
-                      _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int,
-                      _ b: UnsafePointer<Float>, _ ldb: Int,
-                      _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
-        guard bands > 1 else { return raw(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) }
-        guard rowUnit > 0 else {
-            return Parallel.withOpenBLASThreads { raw(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) }
+    private static func subBands(_ half: Range<Int>, parts: Int, work: Int) -> [Range<Int>] {
+        guard rowUnit > 0 else { return [half] }
+        let units = (half.count + rowUnit - 1) / rowUnit
+        var parts = min(parts, units)
+        func band(_ i: Int) -> Range<Int> {
+            half.lowerBound + min(half.count, units * i / parts * rowUnit)
+                ..< half.lowerBound + min(half.count, units * (i + 1) / parts * rowUnit)
         }
-        Parallel.pool.run(parts: bands) { i in
-            let rows = bandRows(i, bands: bands, m: m)
-            guard !rows.isEmpty else { return }
-            let lo = rows.lowerBound
-            raw(transA, transB, rows.count, n, k, alpha, transA ? a + lo : a + lo * lda, lda,
-                b, ldb, beta, c + lo * ldc, ldc)
+        while parts > 1 && (0..<parts).map({ band($0).count }).min()! * work < bandMultiplyAdds { parts -= 1 }
+        return (0..<parts).map(band)
+    }
+
+    /// Runs the product's bands: on the project's threads when `threads` > 1, else in order.
+    static func run(_ threads: Int, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+                    _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int,
+                    _ b: UnsafePointer<Float>, _ ldb: Int,
+                    _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        guard halfCut(m: m, n: n, k: k) != nil, !Parallel.inOpenBLASThreads else {
+            return raw(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        }
+        let rows = bands(m: m, n: n, k: k, threads: threads)
+        func band(_ i: Int) {
+            let r = rows[i]
+            raw(transA, transB, r.count, n, k, alpha, transA ? a + r.lowerBound : a + r.lowerBound * lda, lda,
+                b, ldb, beta, c + r.lowerBound * ldc, ldc)
+        }
+        if threads > 1 {
+            Parallel.pool.run(parts: rows.count, band)
+        } else {
+            for i in rows.indices { band(i) }
         }
     }
 

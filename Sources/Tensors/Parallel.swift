@@ -29,6 +29,11 @@ public enum Parallel {
     /// Depth of `withSingleThreadedBLAS` / `withOpenBLASThreads` scopes: inside them a
     /// matrix product is not split over the threads.
     private static let wholeProducts = Atomic<Int>(0)
+    /// Depth of `withOpenBLASThreads` scopes: inside them a product is one OpenBLAS call.
+    private static let openBLASScopes = Atomic<Int>(0)
+
+    /// Whether products run as single OpenBLAS calls on OpenBLAS's own threads here.
+    public static var inOpenBLASThreads: Bool { openBLASScopes.load(ordering: .relaxed) > 0 }
 
     /// Threads used by the project's parallel loops and split matrix products.
     public static var threads: Int { _threads }
@@ -56,12 +61,17 @@ public enum Parallel {
     }
 
     /// Runs `body` with OpenBLAS threading its own routines over `productThreads` threads
-    /// (LAPACK's factorisations, the reference sgemm rate), then back to one thread.
+    /// (LAPACK's factorisations, the reference sgemm rate: each product one OpenBLAS call, as
+    /// a C program makes it), then back to one thread.
     public static func withOpenBLASThreads<R>(_ body: () throws -> R) rethrows -> R {
         let n = productThreads
         return try withSingleThreadedBLAS {
+            openBLASScopes.add(1, ordering: .relaxed)
             if n > 1 { openblas_set_num_threads(Int32(n)) }
-            defer { if n > 1 { openblas_set_num_threads(1) } }
+            defer {
+                if n > 1 { openblas_set_num_threads(1) }
+                openBLASScopes.subtract(1, ordering: .relaxed)
+            }
             return try body()
         }
     }
