@@ -9,15 +9,15 @@ swift build -c release --build-tests
 # WideTiles is built for AVX-512 and called only where the processor has it. It must define no
 # shared (weak) code: the linker keeps one copy of such code for the whole binary, and the
 # AVX-512 copy could then run on processors without AVX-512.
-wide=.build/release/WideTiles.build/WideTiles.swift.o
-if [ -f "$wide" ] && command -v nm >/dev/null; then
+for wide in .build/release/WideTiles.build/*.o; do
+  [ -f "$wide" ] && command -v nm >/dev/null || continue
   shared=$(nm "$wide" | awk '$2 == "W" { print $3 }')
   if [ -n "$shared" ]; then
     echo "error: $wide defines shared code built for AVX-512 (inline it into WideTiles' own functions):" >&2
     echo "$shared" >&2
     exit 1
   fi
-fi
+done
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

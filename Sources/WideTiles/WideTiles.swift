@@ -1,5 +1,5 @@
 // WideTiles: attention's register tiles (Tensors/Ops/AttentionTiles.swift) with 16-float
-// lanes, for processors with AVX-512. This module alone is compiled for skylake-avx512 on
+// lanes, for processors with AVX-512 (its softmax rows are in WideRows.swift). This module alone is compiled for skylake-avx512 on
 // x86-64 (Package.swift), so SIMD16<Float> is one zmm register and a fused multiply-add covers
 // 16 floats; Tensors calls it only when the processor reports AVX-512 (`AttentionTiles.lanes`).
 // Same contract as the 8-lane tiles, with widths 16, 32 or 48:

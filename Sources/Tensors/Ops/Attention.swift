@@ -182,7 +182,7 @@ private struct AttentionGeometry: Sendable {
             for r in 0..<4 {
                 let t = i0 + r, row = probs + r * Tp
                 if t < T {
-                    let stats = causalSoftmaxRow(row, valid: t + 1, width: w)
+                    let stats = causalSoftmaxRow(row, valid: t + 1, width: w, lanes: lanes)
                     if let rowMax, let rowInverse { rowMax[t] = stats.max; rowInverse[t] = stats.inverse }
                 } else {
                     row.update(repeating: 0, count: w)  // padding rows weigh nothing
@@ -228,7 +228,7 @@ private struct AttentionGeometry: Sendable {
             for r in 0..<4 {
                 let t = i0 + r, row = probs + t * Tp
                 if t < T {
-                    softmaxRowFromStats(row, valid: t + 1, width: w, rowMax: rowMax[t], inverse: rowInverse[t])
+                    softmaxRowFromStats(row, valid: t + 1, width: w, rowMax: rowMax[t], inverse: rowInverse[t], lanes: lanes)
                 } else {
                     row.update(repeating: 0, count: w)
                 }
@@ -240,7 +240,7 @@ private struct AttentionGeometry: Sendable {
             for r in 0..<4 {
                 let t = i0 + r
                 if t < T {
-                    softmaxBackwardRow(probs: probs + t * Tp, grad: ds + t * Tp, valid: t + 1, width: w)
+                    softmaxBackwardRow(probs: probs + t * Tp, grad: ds + t * Tp, valid: t + 1, width: w, lanes: lanes)
                 } else {
                     (ds + t * Tp).update(repeating: 0, count: w)
                 }

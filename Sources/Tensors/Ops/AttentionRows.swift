@@ -4,7 +4,10 @@
 // rest are masked: they weigh zero and are written as zero, so the products that read the row
 // up to `width` add nothing for them. Attention's rows are padded to a multiple of 8, so every
 // element goes through the same SIMD8 steps (lanes past `valid` masked in-register, no scalar
-// tail); each row is reduced by one thread in a fixed order.
+// tail); each row is reduced by one thread in a fixed order. With `lanes` 16 (AVX-512, rows
+// padded to 16) the per-element steps run on 16 floats (WideTiles' WideRows) and return their
+// sums as the same 8-lane partial sums, so both widths give the same bits.
+import WideTiles
 
 @inline(__always) private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
@@ -34,7 +37,15 @@ public func attentionSoftmaxRow(_ row: UnsafeMutablePointer<Float>, count n: Int
 /// Returns the row's max and the inverse of its exp sum: p_j = exp(s_j − max) · inverse.
 @discardableResult
 func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, valid n: Int,
-                      width: Int) -> (max: Float, inverse: Float) {
+                      width: Int, lanes: Int = 8) -> (max: Float, inverse: Float) {
+    if lanes == 16 && width & 15 == 0 {
+        let max8 = WideRows.maxLanes(row, valid: n, width: width)
+        var rowMax = -Float.infinity
+        for lane in 0..<8 where max8[lane] > rowMax { rowMax = max8[lane] }
+        let inverse = 1 / WideRows.expRow(row, valid: n, width: width, shift: rowMax).sum()
+        WideRows.scaleRow(row, width: width, by: inverse)
+        return (rowMax, inverse)
+    }
     let vectorEnd = width & ~7
     var max8 = SIMD8<Float>(repeating: -.infinity)
     var j = 0
@@ -76,7 +87,10 @@ func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, valid n: Int,
 /// row[j] ← exp(row[j] − rowMax) · inverse for j < valid, zero for valid ≤ j < width.
 /// The same lanes, exp and multiplications as there, so the same bits.
 func softmaxRowFromStats(_ row: UnsafeMutablePointer<Float>, valid n: Int, width: Int,
-                         rowMax: Float, inverse: Float) {
+                         rowMax: Float, inverse: Float, lanes: Int = 8) {
+    if lanes == 16 && width & 15 == 0 {
+        return WideRows.expScaledRow(row, valid: n, width: width, shift: rowMax, inverse: inverse)
+    }
     let vectorEnd = width & ~7
     let shift = SIMD8<Float>(repeating: rowMax), inverse8 = SIMD8<Float>(repeating: inverse)
     var j = 0
@@ -93,7 +107,11 @@ func softmaxRowFromStats(_ row: UnsafeMutablePointer<Float>, valid n: Int, width
 /// Softmax backward over one row in place: grad ← p ⊙ (grad − Σ grad ⊙ p) for j < valid,
 /// zero for valid ≤ j < width.
 func softmaxBackwardRow(probs p: UnsafePointer<Float>, grad g: UnsafeMutablePointer<Float>,
-                        valid n: Int, width: Int) {
+                        valid n: Int, width: Int, lanes: Int = 8) {
+    if lanes == 16 && width & 15 == 0 {
+        let dot = WideRows.dotLanes(p, g, valid: n, width: width).sum()
+        return WideRows.softmaxBackward(p, g, valid: n, width: width, dot: dot)
+    }
     let vectorEnd = width & ~7
     var dot8 = SIMD8<Float>()
     var j = 0
