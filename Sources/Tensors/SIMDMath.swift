@@ -96,6 +96,13 @@ public enum FastMath {
     }
 }
 
+/// Whether the element-wise kernels with 16-float versions in WideTiles (cross-entropy's exp,
+/// SwiGLU) use them: where the processor has AVX-512 (`AttentionTiles.wideTilesSupported`).
+/// Both give the same bits; tests switch it off to compare.
+public enum WideLanes {
+    nonisolated(unsafe) public static var enabled: Bool = AttentionTiles.wideTilesSupported
+}
+
 /// Unaligned eight-lane loads and stores on Float buffers, for the kernels' inner loops.
 enum Lanes {
     @inline(__always) static func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> {

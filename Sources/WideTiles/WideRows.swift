@@ -1,49 +1,14 @@
 // WideRows: the steps of attention's softmax rows (Tensors/Ops/AttentionRows.swift) on 16-float
 // lanes, for processors with AVX-512 (built for skylake-avx512 with the rest of this module).
-// Each step gives the 8-lane code's bits: e^x runs the same operations per lane as
-// Tensors' FastMath.exp (copied here: a target CPU applies to a whole module), and the sums
+// Each step gives the 8-lane code's bits: e^x is WideMath's copy of FastMath.exp, and the sums
 // a row needs are returned as 8-lane partial sums accumulated in the 8-lane order (the low
 // half of each 16-vector, then its high half), which the caller folds exactly as before.
 // Rows are `width` floats, width a multiple of 16; lanes j ≥ valid are masked by replacement.
-
-@inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always) private func store16(_ x: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: x, as: SIMD16<Float>.self)
-}
 
 /// Lanes j + l ≥ valid of the 16-vector at j.
 @inline(__always) private func masked(_ j: Int, _ valid: Int) -> SIMDMask<SIMD16<Int32>> {
     let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
     return lane .>= SIMD16<Int32>(repeating: Int32(clamping: valid - j))
-}
-
-/// e^x for 16 lanes: FastMath.exp's steps (Cephes expf), operation for operation.
-@inline(__always) private func exp16(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let maxInput: Float = 88.376_262_664_794_9, zeroBelow: Float = -87, magic: Float = 12_582_912
-    let hi = SIMD16<Float>(repeating: maxInput), lo = SIMD16<Float>(repeating: zeroBelow - 0.5)
-    var v = x.replacing(with: hi, where: x .> hi)
-    v = v.replacing(with: lo, where: v .< lo)
-    let magicV = SIMD16<Float>(repeating: magic)
-    let t = magicV.addingProduct(v, SIMD16(repeating: 1.442_695_040_9))
-    let n = t - magicV
-    var r = v.addingProduct(n, SIMD16(repeating: -0.693_359_375))
-    r = r.addingProduct(n, SIMD16(repeating: 2.121_944_400_5e-4))
-    var p = SIMD16<Float>(repeating: 1.398_199_950_7e-3).addingProduct(SIMD16(repeating: 1.987_569_150_0e-4), r)
-    p = SIMD16<Float>(repeating: 8.333_451_907_3e-3).addingProduct(p, r)
-    p = SIMD16<Float>(repeating: 4.166_579_589_4e-2).addingProduct(p, r)
-    p = SIMD16<Float>(repeating: 1.666_666_545_9e-1).addingProduct(p, r)
-    p = SIMD16<Float>(repeating: 5.000_000_120_1e-1).addingProduct(p, r)
-    let er = r.addingProduct(p, r * r) + 1
-    let nBits = unsafeBitCast(t, to: SIMD16<Int32>.self) &- (0x4B40_0000 &- 127)
-    let y = er * unsafeBitCast(nBits &<< 23, to: SIMD16<Float>.self)
-    // Flushed where x < zeroBelow, compared in 8-lane halves: a 16-lane Float comparison here
-    // compiled to a loop over the lanes.
-    let flush = SIMD8<Float>(repeating: zeroBelow)
-    return SIMD16(lowHalf: y.lowHalf.replacing(with: SIMD8(), where: x.lowHalf .< flush),
-                  highHalf: y.highHalf.replacing(with: SIMD8(), where: x.highHalf .< flush))
 }
 
 public enum WideRows {
@@ -74,6 +39,22 @@ public enum WideRows {
             j += 16
         }
         return sum8
+    }
+
+    /// out[j] ← e^(x[j] − shift) for j < count (a multiple of 16), and the sums of the even and
+    /// odd 8-float groups: cross-entropy's two 8-lane accumulators, in their order.
+    public static func expSums(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int,
+                               shift: Float) -> (SIMD8<Float>, SIMD8<Float>) {
+        let s = SIMD16<Float>(repeating: shift)
+        var sums = SIMD16<Float>()  // low half: the even groups' sums, high half: the odd ones'
+        var j = 0
+        while j < count {
+            let e = exp16(load16(x + j) - s)
+            store16(e, out + j)
+            sums += e
+            j += 16
+        }
+        return (sums.lowHalf, sums.highHalf)
     }
 
     /// row[0 ..< width] ← row · factor.

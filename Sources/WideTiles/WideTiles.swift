@@ -10,14 +10,6 @@
 // Everything here is inlined into `rowBlock`: the module must define no shared generic code,
 // which the linker could pick for other modules' calls (scripts/test.sh checks).
 
-@inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always) private func store16(_ x: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: x, as: SIMD16<Float>.self)
-}
-
 public enum WideTiles {
     /// C[4, columns] for `columns` a positive multiple of 16: 48-wide tiles, with 32- and
     /// 16-wide ones for the rest (32 → 32, 64 → 32 + 32, 80 → 48 + 32). `b` and `c` point at

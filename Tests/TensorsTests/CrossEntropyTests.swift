@@ -9,6 +9,19 @@ final class CrossEntropyTests: XCTestCase {
     /// [−1, 3] → target 1 (Δ = 4). FastMath.exp (≤ 2e-7) and Float32 rounding keep the loss
     /// and gradient within 1e-6 relative of the closed forms, the target entry included: it is
     /// formed as −(Σ_{j≠t} e_j)/(Σ e·N) in Double, not by cancelling p/N − 1/N in Float.
+    /// 16-float exps (AVX-512) give the 8-float loop's bits: loss and gradient, vocabularies
+    /// with a tail (1000 = 62·16 + 8, and a second 512-wide piece of 488) and without (4096).
+    func testLossIsBitwiseTheSameOnEightAndSixteenLanes() throws {
+        for vocab in [1000, 4096] {
+            let logits = randomInput([64, vocab], std: 3, seed: UInt64(310 + vocab))
+            var rng = RandomGenerator(seed: 311)
+            let targets = (0..<64).map { _ in Int32(rng.int(below: vocab)) }
+            try assertSameOnEightAndSixteenLanes([logits], seed: Tensor(shape: [], values: [0.7])) {
+                crossEntropy($0[0], targets: targets)
+            }
+        }
+    }
+
     func testTwoClassCaseMatchesClosedForm() {
         let logits = Tensor(shape: [2, 2], values: [2, 0.5, -1, 3], requiresGrad: true)
         let (loss, tape) = Tape.record { crossEntropy(logits, targets: [0, 1]) }

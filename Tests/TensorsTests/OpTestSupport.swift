@@ -45,3 +45,21 @@ func accumulationErrors(_ inputs: [Tensor], _ f: ([Tensor]) -> Tensor) -> [Float
     }
     return errors
 }
+
+/// Asserts that `f`'s output and its inputs' gradients are bitwise the same with the 16-float
+/// element-wise kernels (WideTiles) as with the 8-float ones. Skipped without AVX-512.
+func assertSameOnEightAndSixteenLanes(_ inputs: [Tensor], seed: Tensor, file: StaticString = #filePath,
+                                      line: UInt = #line, _ f: ([Tensor]) -> Tensor) throws {
+    try XCTSkipUnless(AttentionTiles.wideTilesSupported, "this processor has no AVX-512")
+    let previous = WideLanes.enabled
+    defer { WideLanes.enabled = previous }
+    WideLanes.enabled = false
+    let eight = recordedRun(inputs, seed: seed, f)
+    WideLanes.enabled = true
+    let sixteen = recordedRun(inputs, seed: seed, f)
+    XCTAssertEqual(eight.output.map(\.bitPattern), sixteen.output.map(\.bitPattern), "output differs", file: file, line: line)
+    for (k, (a, b)) in zip(eight.grads, sixteen.grads).enumerated() {
+        XCTAssertFalse(a.isEmpty, "input \(k) got no gradient", file: file, line: line)
+        XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "gradient \(k) differs", file: file, line: line)
+    }
+}

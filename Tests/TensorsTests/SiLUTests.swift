@@ -7,6 +7,14 @@ final class SiLUTests: XCTestCase {
     /// silu(z) = z / (1 + e^−z) against Double at points across both tails and the bend.
     /// FastMath.exp is within 2e-7 and the division and product add ≤ 2 roundings (1.2e-7),
     /// so 5e-7 relative bounds it; at z = 0 both are exactly 0.
+    /// 16-float SwiGLU (AVX-512) gives the 8-float loops' bits, forward and both gradients,
+    /// with tails (1000·37 elements split over the threads) and saturated gates (std 8).
+    func testSwiGLUIsBitwiseTheSameOnEightAndSixteenLanes() throws {
+        let gate = randomInput([1000, 37], std: 8, seed: 301), up = randomInput([1000, 37], seed: 302)
+        let seed = randomSeed(for: [gate, up]) { swiGLU($0[0], $0[1]) }
+        try assertSameOnEightAndSixteenLanes([gate, up], seed: seed) { swiGLU($0[0], $0[1]) }
+    }
+
     func testSiLUAtKnownPoints() {
         let points: [Float] = [0, 1, -1, 0.5, -2.5, 5, -5, 20, -20, 40, -40, 3.25, -0.125, 7]
         let y = silu(Tensor(shape: [2, 7], values: points)).array

@@ -2,6 +2,7 @@
 // reduction "mean"), fused as in llm.c: one sweep per row computes the max, e^(x − max) once
 // per element, the loss, and the gradient (softmax − onehot)/N, which backward only scales.
 import Foundation
+import WideTiles
 
 /// mean over rows n of −log softmax(logits[n])[targets[n]], as a 0-d tensor.
 /// logits is [..., V] with N = logits.rows rows; targets holds N ids in 0..<V.
@@ -92,6 +93,11 @@ func crossEntropyRow(_ x: UnsafePointer<Float>, count v: Int, target: Int,
         let end = min(v, piece + 512)
         var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
         j = piece
+        if WideLanes.enabled {  // the same exps and the same two accumulators, 16 floats at a time
+            let count = (end - piece) & ~15
+            (s0, s1) = WideRows.expSums(x + piece, out + piece, count: count, shift: m)
+            j = piece + count
+        }
         while j + 16 <= end {
             let e0 = FastMath.exp(Lanes.load(x + j) - mv), e1 = FastMath.exp(Lanes.load(x + j + 8) - mv)
             Lanes.store(e0, out + j); Lanes.store(e1, out + j + 8)
