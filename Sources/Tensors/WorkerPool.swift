@@ -1,8 +1,8 @@
-// WorkerPool: the persistent threads behind `Parallel`'s loops. A training step runs about a
-// hundred short parallel loops between its matrix products; handing each to a dispatch queue
-// costs a thread wake-up per loop (the second core often started tens of microseconds late,
-// or not at all). Here the workers stay awake for a short while after each loop, yielding
-// the core between checks so OpenBLAS's own threads can run, and then sleep on a condition
+// WorkerPool: the persistent threads behind `Parallel`'s loops and BLAS's split products. A
+// llama-tiny step runs about 230 of them, most well under a millisecond; handing each to a
+// dispatch queue cost a thread wake-up per loop (the second core often started tens of
+// microseconds late, or not at all). Here the workers stay awake for a short while after each
+// loop (`spinNanoseconds`, yielding the core between checks), then sleep on a condition
 // variable until the next loop.
 //
 // A loop is `parts` independent pieces, claimed through one atomic counter by the caller and
@@ -49,7 +49,7 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    /// Whether a loop is running (a product started now runs whole on its thread).
+    /// Whether a loop is running (a product started now runs on its thread alone).
     var isBusy: Bool { busy.load(ordering: .relaxed) }
 
     /// Runs `body(i)` for i in 0..<parts on the caller and the workers; returns when all are done.
