@@ -57,11 +57,12 @@ public enum BLAS {
                  seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
     }
 
-    /// Where a product of op(A)[m×k]·op(B)[k×n] is cut into halves (rows 0..<cut and cut..<m;
-    /// the first half rounded up to 8 rows), or nil when it runs whole.
+    /// Where a product of op(A)[m×k]·op(B)[k×n] is cut into halves (rows 0..<cut and cut..<m),
+    /// or nil when it runs whole. From 128 rows the cut is half the rows rounded to a multiple
+    /// of 8 (aligned rows and columns of A for the second half), below that exactly half.
     public static func halfCut(m: Int, n: Int, k: Int) -> Int? {
-        let cut = min(m - 1, (m / 2 + 7) / 8 * 8)
-        return cut > 0 && (m - cut) * n * k >= bandMultiplyAdds ? cut : nil
+        let cut = m >= 128 ? (m + 8) / 16 * 8 : m / 2
+        return cut > 0 && min(cut, m - cut) * n * k >= bandMultiplyAdds ? cut : nil
     }
 
     /// The row bands a product runs as on `threads` threads: its halves, each cut into up to

@@ -42,13 +42,15 @@ final class BLASTests: XCTestCase {
         }
     }
 
-    /// Halves at half the rows (rounded up to 8); sub-bands cover each half in order and start
-    /// at multiples of the row unit from its first row.
+    /// Halves at half the rows (rounded to 8 from 128 rows); sub-bands cover each half in order
+    /// and start at multiples of the row unit from its first row.
     func testBands() {
         XCTAssertNil(BLAS.halfCut(m: 64, n: 64, k: 64), "64³ runs whole")
         XCTAssertEqual(BLAS.bands(m: 64, n: 64, k: 64, threads: 4), [0..<64])
         XCTAssertEqual(BLAS.halfCut(m: 128, n: 128, k: 2048), 64)
         XCTAssertEqual(BLAS.halfCut(m: 350, n: 128, k: 2048), 176)
+        XCTAssertEqual(BLAS.halfCut(m: 8, n: 4096, k: 4096), 4, "a few rows split evenly")
+        XCTAssertEqual(BLAS.halfCut(m: 130, n: 4096, k: 4096), 64)
         XCTAssertEqual(BLAS.bands(m: 128, n: 128, k: 2048, threads: 1), [0..<64, 64..<128])
         XCTAssertEqual(BLAS.bands(m: 128, n: 128, k: 2048, threads: 2), [0..<64, 64..<128])
         for threads in [3, 4, 8] {
