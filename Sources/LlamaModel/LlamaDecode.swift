@@ -109,17 +109,15 @@ extension Llama {
         let sp = SendablePointer(cache.scores.pointer), op = SendablePointer(out)
         // Heads go to separate threads only once a head is ≳ 32 Ki multiply-adds.
         let grain = max(1, (1 << 15) / max(1, 2 * n * hd))
-        Parallel.withSingleThreadedBLAS {
-            Parallel.forRanges(heads, grain: grain) { range in
-                for h in range {
-                    let s = sp.p + h * capacity
-                    BLAS.sgemm(transB: true, m: 1, n: n, k: hd, alpha: scale,
-                               a: qp.p + h * hd, lda: d, b: kp.p + h * hd, ldb: d,
-                               c: s, ldc: n)                                     // [1, n]
-                    attentionSoftmaxRow(s, count: n)
-                    BLAS.sgemm(m: 1, n: hd, k: n, a: s, lda: n, b: vp.p + h * hd, ldb: d,
-                               c: op.p + h * hd, ldc: d)                          // [1, hd]
-                }
+        Parallel.forRanges(heads, grain: grain) { range in
+            for h in range {
+                let s = sp.p + h * capacity
+                BLAS.sgemm(transB: true, m: 1, n: n, k: hd, alpha: scale,
+                           a: qp.p + h * hd, lda: d, b: kp.p + h * hd, ldb: d,
+                           c: s, ldc: n)                                     // [1, n]
+                attentionSoftmaxRow(s, count: n)
+                BLAS.sgemm(m: 1, n: hd, k: n, a: s, lda: n, b: vp.p + h * hd, ldb: d,
+                           c: op.p + h * hd, ldc: d)                          // [1, hd]
             }
         }
     }

@@ -67,24 +67,48 @@ public enum BLAS {
 
     /// The row bands a product runs as on `threads` threads: its halves, each cut into up to
     /// ⌈threads/2⌉ sub-bands at multiples of `rowUnit` from its first row, each sub-band with
-    /// at least `bandMultiplyAdds`.
+    /// at least `bandMultiplyAdds`. (For tests and bench; `run` walks the same bands.)
     public static func bands(m: Int, n: Int, k: Int, threads: Int) -> [Range<Int>] {
         guard let cut = halfCut(m: m, n: n, k: k) else { return [0..<m] }
-        return [(0..<cut, (threads + 1) / 2), (cut..<m, threads / 2)].flatMap { half, parts in
-            subBands(half, parts: max(parts, 1), work: n * k)
-        }
+        let plan = BandPlan(m: m, cut: cut, work: n * k, threads: threads)
+        return (0..<plan.count).map(plan.rows)
     }
 
-    private static func subBands(_ half: Range<Int>, parts: Int, work: Int) -> [Range<Int>] {
-        guard rowUnit > 0 else { return [half] }
-        let units = (half.count + rowUnit - 1) / rowUnit
-        var parts = min(parts, units)
-        func band(_ i: Int) -> Range<Int> {
-            half.lowerBound + min(half.count, units * i / parts * rowUnit)
-                ..< half.lowerBound + min(half.count, units * (i + 1) / parts * rowUnit)
+    /// Where band i of a halved product lies, by arithmetic (no arrays on the hot path).
+    struct BandPlan {
+        let m, cut, first, second: Int  // first / second: sub-bands of each half
+
+        init(m: Int, cut: Int, work: Int, threads: Int) {
+            self.m = m; self.cut = cut
+            first = BandPlan.parts(cut, wanted: (threads + 1) / 2, work: work)
+            second = BandPlan.parts(m - cut, wanted: threads / 2, work: work)
         }
-        while parts > 1 && (0..<parts).map({ band($0).count }).min()! * work < bandMultiplyAdds { parts -= 1 }
-        return (0..<parts).map(band)
+
+        var count: Int { first + second }
+
+        func rows(_ i: Int) -> Range<Int> {
+            i < first ? BandPlan.sub(0, cut, i, first) : BandPlan.sub(cut, m - cut, i - first, second)
+        }
+
+        /// Sub-band i of `parts` of the half starting at row `start`, `count` rows long.
+        static func sub(_ start: Int, _ count: Int, _ i: Int, _ parts: Int) -> Range<Int> {
+            guard parts > 1 else { return start..<start + count }
+            let units = (count + rowUnit - 1) / rowUnit
+            return start + min(count, units * i / parts * rowUnit)..<start + min(count, units * (i + 1) / parts * rowUnit)
+        }
+
+        /// Sub-bands of a half of `count` rows: up to `wanted`, each ≥ bandMultiplyAdds.
+        static func parts(_ count: Int, wanted: Int, work: Int) -> Int {
+            guard rowUnit > 0 else { return 1 }
+            var parts = max(1, min(wanted, (count + rowUnit - 1) / rowUnit))
+            while parts > 1 {
+                var smallest = count
+                for i in 0..<parts { smallest = min(smallest, sub(0, count, i, parts).count) }
+                if smallest * work >= bandMultiplyAdds { break }
+                parts -= 1
+            }
+            return parts
+        }
     }
 
     /// Runs the product's bands: on the project's threads when `threads` > 1, else in order.
@@ -92,19 +116,19 @@ public enum BLAS {
                     _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int,
                     _ b: UnsafePointer<Float>, _ ldb: Int,
                     _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
-        guard halfCut(m: m, n: n, k: k) != nil, !Parallel.inOpenBLASThreads else {
+        guard !Parallel.inOpenBLASThreads, let cut = halfCut(m: m, n: n, k: k) else {
             return raw(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         }
-        let rows = bands(m: m, n: n, k: k, threads: threads)
+        let plan = BandPlan(m: m, cut: cut, work: n * k, threads: threads)
         func band(_ i: Int) {
-            let r = rows[i]
+            let r = plan.rows(i)
             raw(transA, transB, r.count, n, k, alpha, transA ? a + r.lowerBound : a + r.lowerBound * lda, lda,
                 b, ldb, beta, c + r.lowerBound * ldc, ldc)
         }
         if threads > 1 {
-            Parallel.pool.run(parts: rows.count, band)
+            Parallel.pool.run(parts: plan.count, band)
         } else {
-            for i in rows.indices { band(i) }
+            for i in 0..<plan.count { band(i) }
         }
     }
 

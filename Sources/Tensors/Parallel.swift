@@ -52,8 +52,8 @@ public enum Parallel {
         _threads > 1 && wholeProducts.load(ordering: .relaxed) == 0 && !pool.isBusy ? _threads : 1
     }
 
-    /// Runs `body` with every matrix product on the calling thread alone (for many small
-    /// products that the caller itself spreads over the cores, or times one by one).
+    /// Runs `body` with every matrix product on the calling thread alone, as it would run inside
+    /// a parallel loop (bench times such products this way).
     public static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
         wholeProducts.add(1, ordering: .relaxed)
         defer { wholeProducts.subtract(1, ordering: .relaxed) }

@@ -3,6 +3,8 @@
 // a degree-5 polynomial for e^r on [−ln2/2, ln2/2], 2ⁿ built in the exponent bits), and the
 // logistic sigmoid on top of it. Scalar forms run the same steps, so tails match the lanes.
 
+import Foundation
+
 /// Fast, branch-free exp and sigmoid for the row-wise kernels (softmax, SiLU).
 ///
 /// Accuracy: max relative error 8.5e-8 against exact e^x, measured on a 1e-4 grid over
@@ -96,11 +98,24 @@ public enum FastMath {
     }
 }
 
-/// Whether the element-wise kernels with 16-float versions in WideTiles (cross-entropy's exp,
-/// SwiGLU) use them: where the processor has AVX-512 (`AttentionTiles.wideTilesSupported`).
-/// Both give the same bits; tests switch it off to compare.
+/// The one switch for the 16-float kernels in WideTiles (attention's tiles and softmax rows,
+/// cross-entropy's exps, SwiGLU): on where the processor has AVX-512. Both widths give the
+/// same bits; tests switch it off to compare.
 public enum WideLanes {
-    nonisolated(unsafe) public static var enabled: Bool = AttentionTiles.wideTilesSupported
+    /// Whether /proc/cpuinfo lists AVX-512 F, CD, BW, DQ and VL (what skylake-avx512 code uses).
+    public static let supported: Bool = {
+        #if arch(x86_64) && os(Linux)
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+        let flags = Set((line.split(separator: ":").last ?? "").split(separator: " "))
+        return ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"].allSatisfy { flags.contains(Substring($0)) }
+        #else
+        return false
+        #endif
+    }()
+
+    /// Whether the 16-float kernels run (never set it where `supported` is false).
+    nonisolated(unsafe) public static var enabled: Bool = supported
 }
 
 /// Unaligned eight-lane loads and stores on Float buffers, for the kernels' inner loops.

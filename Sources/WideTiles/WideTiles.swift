@@ -1,7 +1,7 @@
 // WideTiles: attention's register tiles (Tensors/Ops/AttentionTiles.swift) with 16-float
 // lanes, for processors with AVX-512 (its softmax rows are in WideRows.swift). This module alone is compiled for skylake-avx512 on
 // x86-64 (Package.swift), so SIMD16<Float> is one zmm register and a fused multiply-add covers
-// 16 floats; Tensors calls it only when the processor reports AVX-512 (`AttentionTiles.lanes`).
+// 16 floats; Tensors calls it only when the processor reports AVX-512 (`WideLanes` in Tensors).
 // Same contract as the 8-lane tiles, with widths 16, 32 or 48:
 //   C[r, 0..<W] = Σ_{t < steps} a[r·aRow + t·aStep] · B[t, 0..<W]   (r < 4, ascending t, FMA)
 // so each element's arithmetic is the 8-lane tile's, lane for lane. The two are separate

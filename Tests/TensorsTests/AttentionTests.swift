@@ -181,14 +181,14 @@ final class AttentionTests: XCTestCase {
     /// output and gradients, bit for bit: each element sums the same terms in the same order,
     /// and the wider padding only adds exact zeros. Shapes with padding rows and columns.
     func testEightAndSixteenLaneTilesBitwiseIdentical() throws {
-        try XCTSkipUnless(AttentionTiles.wideTilesSupported, "this processor has no AVX-512")
-        let previous = AttentionTiles.lanes
-        defer { AttentionTiles.lanes = previous }
+        try XCTSkipUnless(WideLanes.supported, "this processor has no AVX-512")
+        let previous = WideLanes.enabled
+        defer { WideLanes.enabled = previous }
         for (batch, seqLen, heads, hd) in [(2, 37, 2, 8), (1, 70, 3, 40), (2, 16, 2, 32)] {
             let (q, k, v) = qkv(batch: batch, seqLen: seqLen, width: heads * hd, seed: 75)
             let seed = randomInput([batch * seqLen, heads * hd], seed: 76)
             func run(lanes: Int) -> [[UInt32]] {
-                AttentionTiles.lanes = lanes
+                WideLanes.enabled = lanes == 16
                 for x in [q, k, v] { x.grad = nil }
                 let (out, tape) = Tape.record {
                     causalAttention(q: q, k: k, v: v, batch: batch, seqLen: seqLen, heads: heads)

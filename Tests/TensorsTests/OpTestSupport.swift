@@ -50,7 +50,7 @@ func accumulationErrors(_ inputs: [Tensor], _ f: ([Tensor]) -> Tensor) -> [Float
 /// element-wise kernels (WideTiles) as with the 8-float ones. Skipped without AVX-512.
 func assertSameOnEightAndSixteenLanes(_ inputs: [Tensor], seed: Tensor, file: StaticString = #filePath,
                                       line: UInt = #line, _ f: ([Tensor]) -> Tensor) throws {
-    try XCTSkipUnless(AttentionTiles.wideTilesSupported, "this processor has no AVX-512")
+    try XCTSkipUnless(WideLanes.supported, "this processor has no AVX-512")
     let previous = WideLanes.enabled
     defer { WideLanes.enabled = previous }
     WideLanes.enabled = false

@@ -20,24 +20,11 @@ import Foundation
 import WideTiles
 
 public enum AttentionTiles {
-    /// Floats per SIMD lane group of the tiles in use: 16 (WideTiles, AVX-512) when the
-    /// processor reports the AVX-512 subsets that module is built for, else 8. A head's copies,
-    /// row blocks and widths are padded to multiples of it. Both give the same bits (each
-    /// element's sum runs over the same terms in the same order; padding adds exact zeros), so
-    /// tests may set it to 8 to run the 8-lane tiles on any machine.
-    nonisolated(unsafe) public static var lanes: Int = wideTilesSupported ? 16 : 8
-
-    /// Whether /proc/cpuinfo lists AVX-512 F, CD, BW, DQ and VL (what skylake-avx512 code uses).
-    public static let wideTilesSupported: Bool = {
-        #if arch(x86_64) && os(Linux)
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
-        let flags = Set((line.split(separator: ":").last ?? "").split(separator: " "))
-        return ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"].allSatisfy { flags.contains(Substring($0)) }
-        #else
-        return false
-        #endif
-    }()
+    /// Floats per SIMD lane group of the tiles in use: 16 (WideTiles) where `WideLanes.enabled`,
+    /// else 8. A head's copies, row blocks and widths are padded to multiples of it. Both give
+    /// the same bits (each element's sum runs over the same terms in the same order; padding
+    /// adds exact zeros).
+    public static var lanes: Int { WideLanes.enabled ? 16 : 8 }
 
     /// `rowBlock` of the 16-lane tiles when `lanes` is 16 (columns a multiple of 16), of the
     /// 8-lane ones below otherwise.

@@ -73,11 +73,11 @@ public func batchedMatmul(_ a: Tensor, _ b: Tensor, transA: Bool = false,
     return out
 }
 
-/// Runs `body(i)` for every item: many small items spread over the cores with OpenBLAS at
-/// one thread, otherwise one after another (OpenBLAS threads each large product itself).
+/// Runs `body(i)` for every item: many small items spread over the cores (each product then on
+/// its item's thread), otherwise one after another (BLAS.sgemm splits each large product).
 private func forEachItem(_ items: Int, multiplyAdds: Int, _ body: (Int) -> Void) {
     if multiplyAdds < smallItemMultiplyAdds && items * multiplyAdds >= parallelBatchMultiplyAdds {
-        Parallel.withSingleThreadedBLAS { Parallel.forEach(items, body) }
+        Parallel.forEach(items, body)
     } else {
         for i in 0..<items { body(i) }
     }
