@@ -46,7 +46,7 @@ final class AttentionTests: XCTestCase {
     /// output (a convex combination of O(1) values) is within ~1e-6 of the Double result;
     /// 2e-5 leaves margin while a wrong scale, mask or normalisation gives errors ≥ 1e-2.
     func testForwardMatchesDoubleReference() {
-        // T = 7 and 67: a last 4-row block with padding rows; hd = 4 and 8: padded and exact columns.
+        // T = 7 and 67: a last 8-row block with padding rows; hd = 4 and 8: padded and exact columns.
         // hd = 40 and 64: output tiles 24 + 16 and 24 + 24 + 16 wide.
         for (batch, seqLen, heads, hd) in [(2, 7, 2, 4), (2, 67, 3, 8), (1, 37, 2, 40), (1, 29, 1, 64)] {
             let (q, k, v) = qkv(batch: batch, seqLen: seqLen, width: heads * hd, seed: 10)
@@ -94,7 +94,7 @@ final class AttentionTests: XCTestCase {
     }
 
     /// Scores of later keys are masked by replacement, so even an infinite or NaN key at a
-    /// later position (in the same 4-row block as earlier rows) leaves every earlier output's
+    /// later position (in the same 8-row block as earlier rows) leaves every earlier output's
     /// bits alone.
     func testNonFiniteLaterKeysDoNotReachEarlierRows() {
         let batch = 1, seqLen = 13, heads = 2, hd = 8, width = heads * hd, cut = 5
@@ -115,7 +115,7 @@ final class AttentionTests: XCTestCase {
     }
 
     /// Recording (which also stores each row's max and inverse sum) and inference give the same
-    /// bits, for T = 1, 67 and 130 (padding rows in the last 4-row block, rows not multiples of 8).
+    /// bits, for T = 1, 67 and 130 (padding rows in the last 8-row block).
     func testRecordingDoesNotChangeForward() {
         for (batch, seqLen, heads, hd) in [(2, 1, 2, 4), (2, 67, 2, 8), (2, 130, 4, 8)] {
             let (q, k, v) = qkv(batch: batch, seqLen: seqLen, width: heads * hd, seed: 40)

@@ -3,11 +3,11 @@
 // the [B·T, H·hd] projection outputs (lda = H·hd); heads are spread over the cores.
 // Each head runs on zero-padded copies (T and hd rounded up to the tiles' 8 lanes, or 16 where the
 // processor has AVX-512: WideTiles) with the register tiles of
-// AttentionTiles.swift, four query rows at a time, each row block multiplying only the keys it
+// AttentionTiles.swift, eight query rows at a time, each row block multiplying only the keys it
 // can see (rounded up to the lanes): the causal half, where OpenBLAS's products of 64-row blocks
 // computed 25–50% more and ran at 105–113 GFLOP/s per core on these shapes.
 // P [B, H, T, T] is not stored for backward: forward keeps each row's softmax max and inverse
-// exp sum ([B, H, T] each), and backward recomputes P four rows at a time in a per-worker
+// exp sum ([B, H, T] each), and backward recomputes P eight rows at a time in a per-worker
 // scratch with the same tiles and exp/scale steps (bitwise the P forward used), at the price of
 // one more Q·Kᵀ product and exp per head.
 
@@ -127,30 +127,34 @@ private struct AttentionGeometry: Sendable {
         paddedT = roundUp(seqLen, lanes); paddedD = roundUp(headDim, lanes)
     }
 
+    /// Query rows per block (a multiple of 8, so every row's width below is the same as in
+    /// blocks of 4: i0 + 4 and i0 + 8 round up alike).
+    static let blockRows = 8
+
     /// Keys a row block starting at i0 multiplies: its causal range rounded up to the lanes.
-    @inline(__always) func blockWidth(_ i0: Int) -> Int { roundUp(i0 + 4, lanes) }
+    @inline(__always) func blockWidth(_ i0: Int) -> Int { roundUp(i0 + AttentionGeometry.blockRows, lanes) }
 
     /// Row stride of Q, K, V and the output: heads · headDim.
     var width: Int { heads * headDim }
     var scale: Float { 1 / Float(headDim).squareRoot() }
-    /// A worker's forward workspace: 4 rows of P [4, T'], Qs and V [T', hd'], Kᵀ [hd', T'],
-    /// an output tile [4, hd'].
-    var forwardFloats: Int { 4 * paddedT + 3 * paddedT * paddedD + 4 * paddedD }
+    /// A worker's forward workspace: a block of P [8, T'], Qs and V [T', hd'], Kᵀ [hd', T'],
+    /// an output tile [8, hd'].
+    var forwardFloats: Int { 8 * paddedT + 3 * paddedT * paddedD + 8 * paddedD }
     /// A worker's backward workspace: P and dP/dS [T', T'], Qs, Ks, dO [T', hd'], Kᵀ and Vᵀ
-    /// [hd', T'], an output tile [4, hd'].
-    var backwardFloats: Int { 2 * paddedT * paddedT + 5 * paddedT * paddedD + 4 * paddedD }
+    /// [hd', T'], an output tile [8, hd'].
+    var backwardFloats: Int { 2 * paddedT * paddedT + 5 * paddedT * paddedD + 8 * paddedD }
 
     /// Offset of head `item` = b·heads + h in a [B·T, H·hd] buffer.
     func headOffset(_ item: Int) -> Int {
         (item / heads) * seqLen * width + (item % heads) * headDim
     }
 
-    /// S[i0 ..< i0+4, 0 ..< w] = Qs · Kᵀ (Qs = Q·scale, padded) into rows at `s` (stride T').
+    /// S[i0 ..< i0+8, 0 ..< w] = Qs · Kᵀ (Qs = Q·scale, padded) into rows at `s` (stride T').
     /// Forward and backward's recomputation both go through here: the same bits.
     @inline(__always)
     func scoreRows(_ i0: Int, columns w: Int, qs: UnsafePointer<Float>, kt: UnsafePointer<Float>,
                    into s: UnsafeMutablePointer<Float>) {
-        AttentionTiles.rowBlock(lanes: lanes, columns: w, steps: paddedD, a: qs + i0 * paddedD, aRow: paddedD, aStep: 1,
+        AttentionTiles.rowBlock8(lanes: lanes, columns: w, steps: paddedD, a: qs + i0 * paddedD, aRow: paddedD, aStep: 1,
                                 b: kt, bStride: paddedT, c: s, ldc: paddedT)
     }
 
@@ -164,7 +168,7 @@ private struct AttentionGeometry: Sendable {
                                       into: kt, paddedRows: paddedT, paddedCols: paddedD)
     }
 
-    /// P = softmax(Q Kᵀ·scale, causal) four rows at a time, each block followed by its
+    /// P = softmax(Q Kᵀ·scale, causal) eight rows at a time, each block followed by its
     /// O rows = P V. With `rowMax` and `rowInverse` ([T] each), stores every row's max and
     /// 1 / exp sum there.
     func forwardHead(_ item: Int, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
@@ -172,14 +176,15 @@ private struct AttentionGeometry: Sendable {
                      out: UnsafeMutablePointer<Float>, rowMax: UnsafeMutablePointer<Float>?,
                      rowInverse: UnsafeMutablePointer<Float>?) {
         let base = headOffset(item), T = seqLen, Tp = paddedT, hp = paddedD
-        let probs = work, qs = probs + 4 * Tp, kt = qs + Tp * hp, vs = kt + hp * Tp, tile = vs + Tp * hp
+        let rows = AttentionGeometry.blockRows
+        let probs = work, qs = probs + rows * Tp, kt = qs + Tp * hp, vs = kt + hp * Tp, tile = vs + Tp * hp
         packScores(base: base, q: q, k: k, qs: qs, kt: kt)
         AttentionTiles.packRows(v + base, stride: width, rows: T, cols: headDim, scale: 1,
                                 into: vs, dstStride: hp, paddedRows: Tp)
-        for i0 in stride(from: 0, to: T, by: 4) {
+        for i0 in stride(from: 0, to: T, by: rows) {
             let w = blockWidth(i0)  // keys 0 ..< w cover every row of the block's causal range
             scoreRows(i0, columns: w, qs: qs, kt: kt, into: probs)
-            for r in 0..<4 {
+            for r in 0..<rows {
                 let t = i0 + r, row = probs + r * Tp
                 if t < T {
                     let stats = causalSoftmaxRow(row, valid: t + 1, width: w, lanes: lanes)
@@ -188,16 +193,17 @@ private struct AttentionGeometry: Sendable {
                     row.update(repeating: 0, count: w)  // padding rows weigh nothing
                 }
             }
-            // O[i0 ..< i0+4] = P[i0 ..< i0+4, 0 ..< i0+4] · V[0 ..< i0+4]
-            AttentionTiles.rowBlock(lanes: lanes, columns: hp, steps: i0 + 4, a: probs, aRow: Tp, aStep: 1,
-                                    b: vs, bStride: hp, c: tile, ldc: hp)
-            AttentionTiles.emit(tile, ldt: hp, first: i0, limit: T, cols: headDim,
+            // O[i0 ..< i0+8] = P[i0 ..< i0+8, 0 ..< i0+8] · V[0 ..< i0+8] (P is 0 past each row's
+            // own position, so the first rows' extra terms add exact zeros at the end)
+            AttentionTiles.rowBlock8(lanes: lanes, columns: hp, steps: i0 + rows, a: probs, aRow: Tp, aStep: 1,
+                                     b: vs, bStride: hp, c: tile, ldc: hp)
+            AttentionTiles.emit(tile, ldt: hp, rows: rows, first: i0, limit: T, cols: headDim,
                                 into: out + base, stride: width, accumulate: false)
         }
     }
 
     /// dQ, dK, dV of one head (each head owns its columns, so heads never race). P is rebuilt
-    /// in [T', T'] from the row statistics four rows at a time, each block followed by its dS;
+    /// in [T', T'] from the row statistics eight rows at a time, each block followed by its dS;
     /// then the products, in the order dV, dQ, dK.
     /// dV = Pᵀ dO; dP = dO Vᵀ; dS = P ⊙ (dP − rowsum(dP ⊙ P)); dQ = dS K·scale; dK = dSᵀ Q·scale.
     func backwardHead(_ item: Int, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
@@ -220,12 +226,13 @@ private struct AttentionGeometry: Sendable {
             AttentionTiles.packRows(k + base, stride: width, rows: T, cols: headDim, scale: scale,
                                     into: ks, dstStride: hp, paddedRows: Tp)
         }
-        let rowsEnd = (T + 3) & ~3  // rows of P and dS written: every block holding a real row
-        for i0 in stride(from: 0, to: T, by: 4) {
+        let rows = AttentionGeometry.blockRows
+        let rowsEnd = (T + rows - 1) / rows * rows  // rows of P and dS written: every block holding a real row
+        for i0 in stride(from: 0, to: T, by: rows) {
             let w = blockWidth(i0)
-            // P[i0 ..< i0+4, 0 ..< w]: forward's product, then forward's exp and scale per row.
+            // P[i0 ..< i0+8, 0 ..< w]: forward's product, then forward's exp and scale per row.
             scoreRows(i0, columns: w, qs: qs, kt: kt, into: probs + i0 * Tp)
-            for r in 0..<4 {
+            for r in 0..<rows {
                 let t = i0 + r, row = probs + t * Tp
                 if t < T {
                     softmaxRowFromStats(row, valid: t + 1, width: w, rowMax: rowMax[t], inverse: rowInverse[t], lanes: lanes)
@@ -234,10 +241,10 @@ private struct AttentionGeometry: Sendable {
                 }
             }
             guard needScores else { continue }
-            // dP[i0 ..< i0+4, 0 ..< w] = dO · Vᵀ, then dS in place.
-            AttentionTiles.rowBlock(lanes: lanes, columns: w, steps: hp, a: dO + i0 * hp, aRow: hp, aStep: 1,
-                                    b: vt, bStride: Tp, c: ds + i0 * Tp, ldc: Tp)
-            for r in 0..<4 {
+            // dP[i0 ..< i0+8, 0 ..< w] = dO · Vᵀ, then dS in place.
+            AttentionTiles.rowBlock8(lanes: lanes, columns: w, steps: hp, a: dO + i0 * hp, aRow: hp, aStep: 1,
+                                     b: vt, bStride: Tp, c: ds + i0 * Tp, ldc: Tp)
+            for r in 0..<rows {
                 let t = i0 + r
                 if t < T {
                     softmaxBackwardRow(probs: probs + t * Tp, grad: ds + t * Tp, valid: t + 1, width: w, lanes: lanes)
@@ -246,29 +253,30 @@ private struct AttentionGeometry: Sendable {
                 }
             }
         }
-        // Column block j0 ..< j0+4 of P or dS is non-zero only in rows j0 ..< T, and those rows'
-        // blocks all wrote it (their widths reach past j0 + 4).
-        if let dv = g.dv {  // dV[j0 ..< j0+4] = P[j0 ..< T, j0 ..< j0+4]ᵀ · dO[j0 ..< T]
-            for j0 in stride(from: 0, to: T, by: 4) {
-                AttentionTiles.rowBlock(lanes: lanes, columns: hp, steps: rowsEnd - j0, a: probs + j0 * Tp + j0, aRow: 1, aStep: Tp,
-                                        b: dO + j0 * hp, bStride: hp, c: tile, ldc: hp)
-                AttentionTiles.emit(tile, ldt: hp, first: j0, limit: T, cols: headDim,
+        // Column block j0 ..< j0+8 of P or dS is non-zero only in rows j0 ..< T, and those rows'
+        // blocks all wrote it (their widths reach past j0 + 8); the zeros above the diagonal and
+        // in padding rows add exact zeros to each sum.
+        if let dv = g.dv {  // dV[j0 ..< j0+8] = P[j0 ..< T, j0 ..< j0+8]ᵀ · dO[j0 ..< T]
+            for j0 in stride(from: 0, to: T, by: rows) {
+                AttentionTiles.rowBlock8(lanes: lanes, columns: hp, steps: rowsEnd - j0, a: probs + j0 * Tp + j0, aRow: 1, aStep: Tp,
+                                         b: dO + j0 * hp, bStride: hp, c: tile, ldc: hp)
+                AttentionTiles.emit(tile, ldt: hp, rows: rows, first: j0, limit: T, cols: headDim,
                                     into: dv.p + base, stride: width, accumulate: g.accumulateV)
             }
         }
-        if let dq = g.dq {  // dQ[i0 ..< i0+4] = dS[i0 ..< i0+4, 0 ..< i0+4] · K·scale
-            for i0 in stride(from: 0, to: T, by: 4) {
-                AttentionTiles.rowBlock(lanes: lanes, columns: hp, steps: i0 + 4, a: ds + i0 * Tp, aRow: Tp, aStep: 1,
-                                        b: ks, bStride: hp, c: tile, ldc: hp)
-                AttentionTiles.emit(tile, ldt: hp, first: i0, limit: T, cols: headDim,
+        if let dq = g.dq {  // dQ[i0 ..< i0+8] = dS[i0 ..< i0+8, 0 ..< i0+8] · K·scale
+            for i0 in stride(from: 0, to: T, by: rows) {
+                AttentionTiles.rowBlock8(lanes: lanes, columns: hp, steps: i0 + rows, a: ds + i0 * Tp, aRow: Tp, aStep: 1,
+                                         b: ks, bStride: hp, c: tile, ldc: hp)
+                AttentionTiles.emit(tile, ldt: hp, rows: rows, first: i0, limit: T, cols: headDim,
                                     into: dq.p + base, stride: width, accumulate: g.accumulateQ)
             }
         }
-        if let dk = g.dk {  // dK[j0 ..< j0+4] = dS[j0 ..< T, j0 ..< j0+4]ᵀ · Q·scale
-            for j0 in stride(from: 0, to: T, by: 4) {
-                AttentionTiles.rowBlock(lanes: lanes, columns: hp, steps: rowsEnd - j0, a: ds + j0 * Tp + j0, aRow: 1, aStep: Tp,
-                                        b: qs + j0 * hp, bStride: hp, c: tile, ldc: hp)
-                AttentionTiles.emit(tile, ldt: hp, first: j0, limit: T, cols: headDim,
+        if let dk = g.dk {  // dK[j0 ..< j0+8] = dS[j0 ..< T, j0 ..< j0+8]ᵀ · Q·scale
+            for j0 in stride(from: 0, to: T, by: rows) {
+                AttentionTiles.rowBlock8(lanes: lanes, columns: hp, steps: rowsEnd - j0, a: ds + j0 * Tp + j0, aRow: 1, aStep: Tp,
+                                         b: qs + j0 * hp, bStride: hp, c: tile, ldc: hp)
+                AttentionTiles.emit(tile, ldt: hp, rows: rows, first: j0, limit: T, cols: headDim,
                                     into: dk.p + base, stride: width, accumulate: g.accumulateK)
             }
         }

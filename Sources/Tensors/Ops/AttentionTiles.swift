@@ -1,6 +1,6 @@
 // AttentionTiles: the register-tile products inside causalAttention (Ops/Attention.swift).
-// One tile is a [4, W] block of C, W = 8, 16 or 24 columns (one to three SIMD8 lanes per row,
-// up to 12 accumulators in registers):
+// Attention works in blocks of 8 rows; with 8-float lanes a block is two [4, W] tiles,
+// W = 8, 16 or 24 columns (one to three SIMD8 lanes per row, up to 12 accumulators):
 //   C[r, 0..<W] = Σ_{t < steps} a(r, t) · B[t, 0..<W],   a(r, t) = a[r·aRow + t·aStep],
 // summed with fused multiply-adds in ascending t from zero. Each element's arithmetic depends
 // only on its own row of a and column of B, never on the tile widths, the thread or the caller,
@@ -9,11 +9,13 @@
 // Attention's three products are this tile with other strides, on the head's zero-padded
 // copies (rows and columns rounded up to the lanes), so no tile ever needs an edge case:
 //   scores   S[i0+r, j]  = Σ_d Qs[i0+r, d] · Kᵀ[d, j]      aRow = hd', aStep = 1, steps = hd'
-//   rows     O[i0+r, c]  = Σ_j P[i0+r, j] · V[j, c]        aRow = T',  aStep = 1, steps = i0+4
+//   rows     O[i0+r, c]  = Σ_j P[i0+r, j] · V[j, c]        aRow = T',  aStep = 1, steps = i0+8
 //   columns dV[j0+r, c]  = Σ_i P[j0+i, j0+r] · dO[j0+i, c] aRow = 1,   aStep = T', steps = T−j0
 // Measured on one core with Haswell code (AVX2 + FMA), T = 256, hd = 32, causal half only:
 // 115–135 GFLOP/s, where OpenBLAS's sgemm reached 105–113 on the 64-row causal blocks.
-// Processors with AVX-512 run the same tiles on 16-float lanes (WideTiles) with the same bits;
+// Processors with AVX-512 run 8-row tiles on 16-float lanes (WideTiles) with the same bits
+// (one core, attention forward + backward at B8 T256 H8 hd32: 6.4–6.7 ms with 4-row tiles,
+// 6.0–6.5 with 8-row ones);
 // this file also holds the padded copies (packRows, packTransposed) and the write-back (emit).
 
 import Foundation
@@ -26,16 +28,19 @@ public enum AttentionTiles {
     /// adds exact zeros).
     public static var lanes: Int { WideLanes.enabled ? 16 : 8 }
 
-    /// `rowBlock` of the 16-lane tiles when `lanes` is 16 (columns a multiple of 16), of the
-    /// 8-lane ones below otherwise.
+    /// C[8, columns]: WideTiles' 8-row tiles when `lanes` is 16 (columns a multiple of 16), else
+    /// two 4-row blocks of the 8-lane tiles below (16 registers hold no more). The same bits:
+    /// each element's sum is its own row's and column's.
     @inline(__always)
-    static func rowBlock(lanes: Int, columns: Int, steps: Int, a: UnsafePointer<Float>, aRow: Int, aStep: Int,
-                         b: UnsafePointer<Float>, bStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    static func rowBlock8(lanes: Int, columns: Int, steps: Int, a: UnsafePointer<Float>, aRow: Int, aStep: Int,
+                          b: UnsafePointer<Float>, bStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if lanes == 16 {
-            WideTiles.rowBlock(columns: columns, steps: steps, a: a, aRow: aRow, aStep: aStep,
-                               b: b, bStride: bStride, c: c, ldc: ldc)
+            WideTiles.rowBlock8(columns: columns, steps: steps, a: a, aRow: aRow, aStep: aStep,
+                                b: b, bStride: bStride, c: c, ldc: ldc)
         } else {
             rowBlock(columns: columns, steps: steps, a: a, aRow: aRow, aStep: aStep, b: b, bStride: bStride, c: c, ldc: ldc)
+            rowBlock(columns: columns, steps: steps, a: a + 4 * aRow, aRow: aRow, aStep: aStep, b: b, bStride: bStride,
+                     c: c + 4 * ldc, ldc: ldc)
         }
     }
 
@@ -183,12 +188,12 @@ public enum AttentionTiles {
         Lanes.store(r.7, dst + 7 * dstStride)
     }
 
-    /// Rows r < 4 with first + r < limit of a [4, ldt] tile into dst rows (stride `stride`),
-    /// `cols` columns each: added when `accumulate`, stored otherwise.
+    /// Rows r < `rows` with first + r < limit of a [rows, ldt] tile into dst rows (stride
+    /// `stride`), `cols` columns each: added when `accumulate`, stored otherwise.
     @inline(__always)
-    static func emit(_ tile: UnsafePointer<Float>, ldt: Int, first: Int, limit: Int, cols: Int,
+    static func emit(_ tile: UnsafePointer<Float>, ldt: Int, rows: Int, first: Int, limit: Int, cols: Int,
                      into dst: UnsafeMutablePointer<Float>, stride: Int, accumulate: Bool) {
-        for r in 0..<min(4, limit - first) {
+        for r in 0..<min(rows, limit - first) {
             let s = tile + r * ldt, d = dst + (first + r) * stride
             if accumulate {
                 var c = 0
