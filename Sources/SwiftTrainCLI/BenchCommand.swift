@@ -57,7 +57,8 @@ struct BenchCommand: ParsableCommand {
     embedding table, whose lookup multiplies nothing, nor the norms) and
     attention = layers × grad_accum × 3 × 2 products of 2·B·H·hd·T(T+1)/2
     (the causal half the kernel computes); model_gflops = flops_per_step /
-    step time; sgemm_gflops (n = 1024, same run); ratio = model_gflops /
+    step time; sgemm_gflops (n = 1024, same run: the median of repetitions
+    just before and just after the timed steps); ratio = model_gflops /
     sgemm_gflops; outside_blas_share = 1 − (core-seconds inside sgemm) /
     (threads × step time); products: every sgemm shape of the step with
     calls and FLOPs per step, its GFLOP/s alone (fresh buffers, the
@@ -212,7 +213,7 @@ struct BenchCommand: ParsableCommand {
             ("  optimizer alone", ms(f.optimizerAloneSeconds) + " ms (" + fixed(100 * f.optimizerAloneSeconds / f.stepSeconds, 1) + "% of the step; the update repeated on the last gradients)"),
             ("tokens/s", fixed(f.tokensPerSecond, 0)),
             ("model GFLOP/s", fixed(f.modelGflops, 1) + " (" + fixed(f.modelFlops / 1e9, 2) + " GFLOP/step = 6·P_mat·tokens + attention " + fixed(f.attentionFlops / 1e9, 2) + ", causal half)"),
-            ("sgemm 1024 GFLOP/s", fixed(f.sgemmGflops, 1) + " (same run)"),
+            ("sgemm 1024 GFLOP/s", fixed(f.sgemmGflops, 1) + " (same run, before and after the steps)"),
             ("ratio", fixed(f.ratio, 3) + " (model GFLOP/s ÷ sgemm GFLOP/s)"),
             ("product ceiling", fixed(f.profile.ceilingGflops, 1) + " GFLOP/s (this step's products, each at its rate alone)"),
             ("outside BLAS", fixed(100 * f.profile.outsideBLASShare, 1) + "% of the cores' time"),

@@ -94,18 +94,20 @@ public enum SgemmBenchmark {
     /// Times C = A·B (row-major, no transposes, beta 0) for each size: random A and B,
     /// one warm-up product, then the median of the repetitions `settings` allows.
     public static func run(sizes: [Int] = standardSizes, settings: BenchSettings) -> [Figure] {
-        sizes.map { n in
-            var rng = RandomGenerator(seed: 0x5E33).derived(stream: UInt64(n))
-            let a = Tensor.randn([n, n], rng: &rng), b = Tensor.randn([n, n], rng: &rng)
-            let c = Tensor.zeros([n, n])
-            let seconds = Parallel.withOpenBLASThreads {
-                BenchClock.median(settings) {
-                    BenchClock.time {
-                        BLAS.sgemm(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
-                    }
+        sizes.map { n in Figure(size: n, seconds: samples(size: n, settings: settings).median) }
+    }
+
+    /// The timed repetitions behind `run`'s median for one size (seconds each).
+    public static func samples(size n: Int, settings: BenchSettings) -> [Double] {
+        var rng = RandomGenerator(seed: 0x5E33).derived(stream: UInt64(n))
+        let a = Tensor.randn([n, n], rng: &rng), b = Tensor.randn([n, n], rng: &rng)
+        let c = Tensor.zeros([n, n])
+        return Parallel.withOpenBLASThreads {
+            BenchClock.samples(settings) {
+                BenchClock.time {
+                    BLAS.sgemm(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
                 }
             }
-            return Figure(size: n, seconds: seconds)
         }
     }
 }

@@ -21,7 +21,8 @@ public struct StepFigure: Sendable {
     public let gradNormSeconds: Double, optimizerSeconds: Double, otherSeconds: Double
     /// Timed steps behind the medians.
     public let repetitions: Int
-    /// 1024³ sgemm GFLOP/s measured in the same run, just before the steps.
+    /// 1024³ sgemm GFLOP/s measured in the same run: the median of repetitions timed just
+    /// before and just after the steps.
     public let sgemmGflops: Double
     /// FLOPs of one step: 6 · (parameters of matrix products) · tokens plus attention's
     /// products over the causal half (see StepBenchmark.flops).
@@ -87,7 +88,10 @@ public enum StepBenchmark {
         // the schedule's first-epoch Q (the Q of a run's first steps).
         let stepper = try Trainer.makeStepper(config, model: model, batchSize: b, seqLen: t, gradAccum: accum,
                                               trainTokens: b * t * max(1, config.steps))
-        let sgemm = SgemmBenchmark.run(sizes: [1024], settings: sgemmSettings)[0].gflops
+        // The reference product is timed just before and just after the timed steps, and the
+        // median of both windows taken, so a slow or fast minute of the machine on one side
+        // does not set the ratio alone.
+        let sgemmBefore = SgemmBenchmark.samples(size: 1024, settings: sgemmSettings)
 
         var rng = RandomGenerator(seed: config.seed).derived(stream: 0xBE4C)
         let lr = config.double("lr")
@@ -124,6 +128,8 @@ public enum StepBenchmark {
         }
         BLAS.profile = nil
         if let e = failure as? OptimizerError { throw ConfigError(e.description) } else if let e = failure { throw e }
+        let sgemmSeconds = (sgemmBefore + SgemmBenchmark.samples(size: 1024, settings: sgemmSettings)).median
+        let sgemm = 2 * 1024 * 1024 * 1024 / sgemmSeconds / 1e9
         let profile = StepProfile.make(recorder, steps: total.count, seconds: phases.map(\.total).reduce(0, +),
                                        threads: Parallel.threads)
         let f = flops(model: mc, batch: b, seqLen: t, gradAccum: accum)
