@@ -122,6 +122,23 @@ extension LlamaConfig {
         try positive(numHiddenLayers, "num_hidden_layers")
         try positive(numAttentionHeads, "num_attention_heads")
         try positive(maxPositionEmbeddings, "max_position_embeddings")
+        // Far past any model trained on a CPU, and small enough that every count (parameters,
+        // FLOPs, buffer sizes) fits 64 bits.
+        func atMost(_ v: Int, _ limit: Int, _ key: String) throws {
+            if v > limit {
+                throw ModelConfigError("\(source): \"\(key)\" \(v) is above \(limit), more than this program can allocate or count; use a smaller value")
+            }
+        }
+        try atMost(hiddenSize, 1 << 16, "hidden_size")
+        try atMost(intermediateSize, 1 << 18, "intermediate_size")
+        try atMost(numHiddenLayers, 1 << 12, "num_hidden_layers")
+        try atMost(numAttentionHeads, hiddenSize, "num_attention_heads")
+        try atMost(maxPositionEmbeddings, 1 << 24, "max_position_embeddings")
+        // The rotary table (cos and sin of every position) is built with the model.
+        let tableBytes = Double(maxPositionEmbeddings) * Double(hiddenSize / numAttentionHeads) * 4
+        if tableBytes > Double(ProcessInfo.processInfo.physicalMemory) / 4 {
+            throw ModelConfigError(String(format: "%@: \"max_position_embeddings\" %ld needs a rotary table of %.1f GiB, more than a quarter of this machine's memory; lower it (a run needs only seq_len positions)", source, maxPositionEmbeddings, tableBytes / 1_073_741_824))
+        }
         if hiddenSize % numAttentionHeads != 0 {
             throw ModelConfigError("\(source): \"hidden_size\" \(hiddenSize) is not divisible by \"num_attention_heads\" \(numAttentionHeads); pick heads that divide it (e.g. \(divisors(of: hiddenSize).suffix(4).map(String.init).joined(separator: ", ")))")
         }

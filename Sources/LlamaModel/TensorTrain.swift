@@ -34,6 +34,17 @@ public struct TTShape: Equatable, Sendable {
         guard rank >= 1 else {
             throw TensorTrainError("tensor-train rank \(rank) is below 1: use a rank of at least 1")
         }
+        // Between cores k and k+1 a rank above min(Π modes up to k, Π modes after k) adds
+        // nothing; a rank above that bound at every bond only costs memory and time.
+        let all = inModes + outModes
+        var useful = 1
+        for k in 1..<all.count {
+            let left = all[..<k].reduce(1.0) { $0 * Double($1) }, right = all[k...].reduce(1.0) { $0 * Double($1) }
+            useful = Swift.max(useful, Int(Swift.min(left, right, Double(Int32.max))))
+        }
+        guard rank <= useful else {
+            throw TensorTrainError("tensor-train rank \(rank) is above \(useful), the largest rank modes \(inModes) | \(outModes) can use: pick a rank of at most \(useful) (adapter_rank)")
+        }
         self.inModes = inModes
         self.outModes = outModes
         self.rank = rank

@@ -26,6 +26,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         do {
+            try checkThreadsFlag(threads)
             Parallel.setThreads(threads)
             let dir = try Checkpoint.resolve(URL(fileURLWithPath: checkpoint))
             let model = try Checkpoint.loadModel(dir)

@@ -46,6 +46,7 @@ struct MemoryCommand: ParsableCommand {
 
     func run() throws {
         do {
+            try checkThreadsFlag(threads)
             Parallel.setThreads(threads)
             var base = try RunConfig.load(URL(fileURLWithPath: config))
             let mc = try base.modelConfig()

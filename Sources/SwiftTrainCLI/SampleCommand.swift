@@ -38,6 +38,7 @@ struct SampleCommand: ParsableCommand {
             guard tokens >= 0, temperature >= 0, topK >= 0 else {
                 throw ConfigError("--tokens, --temperature and --top-k must not be negative")
             }
+            if tokens > 1_000_000 { throw ConfigError("--tokens \(tokens) is more than 1,000,000; generate at most that many per call") }
             if let n = context, n < 1 { throw ConfigError("--context must be at least 1, got \(n)") }
             let dir = try Checkpoint.resolve(URL(fileURLWithPath: checkpoint))
             let model = try Checkpoint.loadModel(dir)

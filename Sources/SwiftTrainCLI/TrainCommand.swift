@@ -145,3 +145,10 @@ struct CLIError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// `--threads`: 0 (all cores) or 1...1024.
+func checkThreadsFlag(_ threads: Int) throws {
+    guard (0...1024).contains(threads) else {
+        throw CLIError("--threads must be 0 (all cores) or a count from 1 to 1024, got \(threads)")
+    }
+}

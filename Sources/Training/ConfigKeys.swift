@@ -22,17 +22,21 @@ public struct ConfigKey: Sendable {
     /// Lower bound (inclusive unless `exclusiveMin`) for numbers, checked on load.
     public let min: Double?
     public let exclusiveMin: Bool
+    /// Upper bound (inclusive) for numbers, checked on load: sizes past it could not be
+    /// allocated or counted.
+    public let max: Double?
     /// Whether changing it on `--resume` keeps the run exact (cadence, length, threads).
     public let resumable: Bool
 
     init(_ name: String, _ kind: ConfigKind, _ defaultValue: ConfigValue?, min: Double? = nil,
-         exclusiveMin: Bool = false, resumable: Bool = false, _ help: String) {
+         exclusiveMin: Bool = false, max: Double? = nil, resumable: Bool = false, _ help: String) {
         self.name = name
         self.kind = kind
         self.defaultValue = defaultValue
         self.help = help
         self.min = min
         self.exclusiveMin = exclusiveMin
+        self.max = max
         self.resumable = resumable
     }
 
@@ -106,7 +110,7 @@ public enum ConfigKeys {
         // Batches.
         ConfigKey("batch_size", .int, .int(8), min: 1, "sequences per micro-batch (B)"),
         ConfigKey("seq_len", .int, .int(128), min: 1, "tokens per sequence (T)"),
-        ConfigKey("grad_accum", .int, .int(1), min: 1, "micro-batches per optimizer step"),
+        ConfigKey("grad_accum", .int, .int(1), min: 1, max: 1_048_576, "micro-batches per optimizer step"),
         ConfigKey("shuffle", .bool, .bool(false), "seeded shuffle of window starts instead of the sequential order"),
         ConfigKey("grad_clip", .double, .double(0), min: 0, "clip the global gradient norm to this (0 = off)"),
         ConfigKey("max_bad_steps", .int, .int(3), min: 1, resumable: true, "stop the run after this many steps in a row whose loss or gradient is not finite, or whose gradient is exactly zero (a collapsed model); the last checkpoint is kept"),
@@ -115,8 +119,8 @@ public enum ConfigKeys {
         ConfigKey("activation_checkpointing", .bool, .bool(false), resumable: true, "keep only each block's input in forward and recompute the block during backward (less activation memory, about one more forward pass of time)"),
         // Tensor-train adapters (AdaZeta; any optimizer can train them).
         ConfigKey("adapters", .choice(["auto", "none", "tt"]), .string("auto"), "tt: freeze the base model and train tensor-train adapters only (saved as adapters.safetensors); none: train every weight; auto: tt for adazeta, none otherwise"),
-        ConfigKey("adapter_rank", .int, .int(5), min: 1, "TT rank r of the adapters' cores"),
-        ConfigKey("adapter_bottleneck", .int, .int(64), min: 2, "adapter bottleneck width b (d → b → d)"),
+        ConfigKey("adapter_rank", .int, .int(5), min: 1, max: 1024, "TT rank r of the adapters' cores"),
+        ConfigKey("adapter_bottleneck", .int, .int(64), min: 2, max: 1_048_576, "adapter bottleneck width b (d → b → d)"),
         ConfigKey("adapter_activation", .choice(AdapterActivation.allCases.map(\.rawValue)), .string("relu"), "activation between the adapter's down and up maps"),
         ConfigKey("adapter_placement", .choice(AdapterPlacement.allCases.map(\.rawValue)), .string("mlp3"), "mlp3: on the inputs of gate_proj and up_proj and the output of down_proj (the reference LLaMA code); houlsby: on the attention output and the MLP output"),
         ConfigKey("adapter_init", .choice(AdapterInit.allCases.map(\.rawValue)), .string("reference"), "reference: the reference's TT init (the adapted model starts near, not at, the base); identity: the last up core and up bias zero, so it starts equal to the base model"),

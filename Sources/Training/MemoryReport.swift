@@ -165,6 +165,11 @@ public enum MemoryReport {
     /// micro-batch (RankShare) instead of B.
     public static func figures(_ config: RunConfig, batch: Int, seqLen: Int, measureStep: Bool = true, ranks: Int = 1) throws -> MemoryFigures {
         let mc = try config.modelConfig()
+        // The sizes must fit the machine before anything is built or measured.
+        var sized = config
+        try sized.set("batch_size", text: String(batch))
+        try sized.set("seq_len", text: String(seqLen))
+        try sized.validateSize(mc)
         var f = MemoryFigures(optimizer: config.string("optimizer"))
         var batch = batch
         if ranks > 1 {

@@ -127,6 +127,9 @@ public struct RunConfig: Equatable {
                 throw ConfigError("\(place) must be \(key.exclusiveMin ? ">" : "≥") \(RunConfig.format(lo)), got \(value.described)")
             }
         }
+        if let hi = key.max, let d = value.double, d > hi {
+            throw ConfigError("\(place) must be ≤ \(RunConfig.format(hi)), got \(value.described); sizes beyond that cannot be allocated or counted on this machine")
+        }
         if case .double(let d) = value {  // every number is used as a 32-bit float
             let f = Float(d)
             if f.isInfinite || (d != 0 && f == 0) {
@@ -293,8 +296,17 @@ public struct RunConfig: Equatable {
         if o1 || o2 {
             throw ConfigError("batch_size \(batchSize) × seq_len \(seqLen) × grad_accum \(gradAccum) tokens per step do not fit a 64-bit count; lower them")
         }
-        let need = MemoryReport.estimatedPeakBytes(model, batch: batchSize, seqLen: seqLen)
+        var need = MemoryReport.estimatedPeakBytes(model, batch: batchSize, seqLen: seqLen)
         let have = Double(ProcessInfo.processInfo.physicalMemory)
+        if let adapters = try adapterConfig() {
+            // Adapter weights, gradients and up to two state tensors, 4 bytes each.
+            let bytes = 16 * Double(try LlamaAdapters.parameterCount(model: model, config: adapters))
+            if bytes > have {
+                throw ConfigError(String(format: "the adapters of adapter_rank %ld and adapter_bottleneck %ld need about %.1f GiB (weights, gradients and optimizer state) but the machine has %.1f GiB; lower adapter_rank or adapter_bottleneck",
+                                         adapters.rank, adapters.bottleneck, bytes / 1_073_741_824, have / 1_073_741_824))
+            }
+            need += bytes
+        }
         if need > have {
             throw ConfigError(String(format: "this run needs about %.1f GiB (weights, gradients, optimizer state and the activations of batch_size %ld × seq_len %ld) but the machine has %.1f GiB; lower batch_size or seq_len, or the model size (`swift-train memory` gives the parts)",
                                      need / 1_073_741_824, batchSize, seqLen, have / 1_073_741_824))

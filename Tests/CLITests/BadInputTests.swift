@@ -65,6 +65,10 @@ final class BadInputTests: XCTestCase {
         }
         let tiny = CLIRunner.root.appendingPathComponent("configs/llama-tiny.json").path
         let out = dir.appendingPathComponent("run").path
+        let kjv = CLIRunner.root.appendingPathComponent("data/kjv").path
+        func positions(_ n: Int) -> String {
+            #"{"vocab_size": 4096, "hidden_size": 1024, "intermediate_size": 24, "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": \#(n)}"#
+        }
         var cases: [(args: [String], words: [String])] = [
             (["train", "--config", tiny, "--lr", "1e-320", "--out", out], ["--lr", "32-bit float"]),
             (["train", "--config", tiny, "--weight-decay", "1e308", "--out", out], ["--weight-decay", "infinite"]),
@@ -90,6 +94,21 @@ final class BadInputTests: XCTestCase {
             (["bench", "--config", "/nonexistent.json"], ["/nonexistent.json", "--config"]),
             (["memory", "--config", tiny, "--seq-len", "5000"], ["--seq-len 5000", "max_position_embeddings"]),
             (["eval", "--checkpoint", "/nonexistent"], ["/nonexistent", "no checkpoint"]),
+            // Sizes that could not be allocated or counted are refused before anything is built.
+            (["train", "--config", tiny, "--grad-accum", "3000000000", "--out", out], ["--grad-accum", "≤ 1048576"]),
+            (["train", "--config", tiny, "--optimizer", "adazeta", "--adapter-bottleneck", "9223372036854775807", "--out", out],
+             ["--adapter-bottleneck", "≤ 1048576"]),
+            (["train", "--config", tiny, "--optimizer", "adazeta", "--adapter-rank", "1000", "--out", out],
+             ["rank 1000", "adapter_rank"]),
+            (["train", "--model", positions(3_000_000_000), "--data", kjv, "--out", out], ["max_position_embeddings", "16777216"]),
+            (["train", "--model", positions(16_777_216), "--data", kjv, "--out", out], ["max_position_embeddings", "rotary table"]),
+            (["train", "--model", #"{"vocab_size": 64, "hidden_size": 2147483648, "intermediate_size": 24, "num_hidden_layers": 1, "num_attention_heads": 2}"#,
+              "--data", "x", "--out", out], ["hidden_size", "65536"]),
+            (["memory", "--config", tiny, "--batch-size", "9223372036854775807"], ["64-bit"]),
+            (["memory", "--config", tiny, "--batch-size", "1000000"], ["GiB", "batch_size"]),
+            (["memory", "--config", tiny, "--threads", "1000000"], ["--threads"]),
+            (["eval", "--checkpoint", "/nonexistent", "--threads", "5000"], ["--threads"]),
+            (["sample", "--checkpoint", out, "--tokens", "9223372036854775807"], ["--tokens"]),
         ]
         let dup = dir.appendingPathComponent("dup.json"), broken = dir.appendingPathComponent("broken.json")
         try Data("{\"lr\": 0.1,\n \"lr\": 0.2}".utf8).write(to: dup)

@@ -104,6 +104,11 @@ final class TensorTrainTests: XCTestCase {
         XCTAssertThrowsError(try TTShape(inModes: [], outModes: [4], rank: 2))
         XCTAssertThrowsError(try TTShape(inModes: [4, 1], outModes: [4], rank: 2))
         XCTAssertThrowsError(try TTShape(inModes: [4], outModes: [4], rank: 0))
+        // Modes [4 | 4]: the one bond can use rank 4 at most; [4, 4 | 4, 4]: 16 in the middle.
+        XCTAssertNoThrow(try TTShape(inModes: [4], outModes: [4], rank: 4))
+        XCTAssertThrowsError(try TTShape(inModes: [4], outModes: [4], rank: 5))
+        XCTAssertNoThrow(try TTShape(inModes: [4, 4], outModes: [4, 4], rank: 16))
+        XCTAssertThrowsError(try TTShape(inModes: [4, 4], outModes: [4, 4], rank: 17))
     }
 
     func testFactor3() throws {

@@ -134,6 +134,20 @@ final class SVGPlotTests: XCTestCase {
         XCTAssertTrue(bytes.xTicks.map { bytes.xTickLabel($0) }.allSatisfy { $0.hasSuffix(" MiB") })
     }
 
+    /// Values at the ends of Double's range (a span that overflows to infinity) or a tiny
+    /// span still give a frame, ticks and labels: the ends only, never a trap.
+    func testExtremeRangesStillPlot() throws {
+        for (lo, hi) in [(-1e308, 1e308), (1e300, 1.7e308), (1, 1 + 1e-13)] {
+            let series = [PlotSeries(label: "x", points: [(1, lo), (2, hi)])]
+            let doc = try Self.parse(SVGPlot.lines(series, title: "t", xLabel: "step", yLabel: "loss"))
+            let texts = Self.elements(doc, "text").compactMap(\.stringValue)
+            XCTAssertTrue(texts.contains("t"), "\(lo)…\(hi): \(texts)")
+            let f = PlotFrame(xs: [1, 2], ys: [lo, hi])
+            XCTAssertFalse(f.yTicks.isEmpty)
+            XCTAssertTrue(f.yTicks.allSatisfy { !f.yTickLabel($0).isEmpty })
+        }
+    }
+
     func testTextIsEscaped() throws {
         let title = "loss <adamw> & \"galore\" 'x'"
         let svg = SVGPlot.lines([PlotSeries(label: "a<b>&\"c\"", points: [(0, 1), (1, 2)])], title: title, xLabel: "x & y", yLabel: "<y>")

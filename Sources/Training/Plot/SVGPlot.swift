@@ -242,8 +242,12 @@ public struct PlotFrame: Sendable {
     static func niceLinear(_ lo: Double, _ hi: Double) -> (lo: Double, hi: Double, step: Double, ticks: [Double]) {
         let mag = pow(10, floor(log10((hi - lo) / 5)))
         var best = (lo: lo, hi: hi, step: hi - lo, ticks: [lo, hi]), bestScore = Int.max
+        // A span past Double's range (values near ±1.8e308) or of zero gets the two ends only.
+        guard mag.isFinite, mag > 0 else { return best }
         for m in [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50] {
-            let st = m * mag, a = floor(lo / st + 1e-9), b = ceil(hi / st - 1e-9), n = Int(b - a) + 1
+            let st = m * mag, a = floor(lo / st + 1e-9), b = ceil(hi / st - 1e-9)
+            guard (b - a).isFinite, b - a < 1000 else { continue }
+            let n = Int(b - a) + 1
             let score = (4...8).contains(n) ? abs(n - 6) : 100 + abs(n - 6)
             if score < bestScore {
                 bestScore = score
@@ -286,8 +290,8 @@ public struct PlotFrame: Sendable {
     }
 
     static func plain(_ v: Double, step: Double) -> String {
-        if step == 0 || abs(v) >= 1e6 { return String(format: "%.3g", v + 0) }
-        let decimals = max(0, Int(-floor(log10(step) + 1e-9)))
+        if step == 0 || !step.isFinite || abs(v) >= 1e6 || abs(step) < 1e-12 { return String(format: "%.3g", v + 0) }
+        let decimals = max(0, Int(-floor(log10(abs(step)) + 1e-9)))
         return String(format: "%.\(decimals)f", v + 0)
     }
 }
