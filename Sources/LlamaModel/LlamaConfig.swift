@@ -151,9 +151,16 @@ extension LlamaConfig {
         if !(rmsNormEps > 0) { throw ModelConfigError("\(source): \"rms_norm_eps\" must be positive, got \(rmsNormEps)") }
         if !(ropeTheta > 0) { throw ModelConfigError("\(source): \"rope_theta\" must be positive, got \(ropeTheta)") }
         if !(initializerRange > 0) { throw ModelConfigError("\(source): \"initializer_range\" must be positive, got \(initializerRange)") }
+        // The run computes in 32-bit floats: each must stay a normal, finite Float.
+        for (key, v) in [("rms_norm_eps", rmsNormEps), ("rope_theta", ropeTheta), ("initializer_range", initializerRange)] {
+            let f = Float(v)
+            if !f.isFinite || !f.isNormal {
+                throw ModelConfigError("\(source): \"\(key)\" \(v) becomes \(f.isFinite ? "0 or subnormal" : "infinite") as a 32-bit float, which the run computes in; use a value between 1.2e-38 and 3.4e38")
+            }
+        }
     }
 
-    private func divisors(of n: Int) -> [Int] { (1...max(n, 1)).filter { n % $0 == 0 && $0 <= 64 } }
+    private func divisors(of n: Int) -> [Int] { (1...max(1, min(n, 64))).filter { n % $0 == 0 } }
 
     /// The Hugging Face `config.json` object for this model.
     public var huggingFaceJSON: [String: Any] {

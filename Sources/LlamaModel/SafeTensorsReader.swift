@@ -296,7 +296,7 @@ final class MappedFile {
     private let mapped: Bool
 
     init(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)  // a FIFO must not block the open
         guard fd >= 0 else {
             throw SafeTensorsError.cannotOpen(file: path, reason: String(cString: strerror(errno)))
         }

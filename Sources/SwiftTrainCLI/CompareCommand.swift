@@ -94,6 +94,11 @@ struct CompareCommand: ParsableCommand {
             }
         }
         try report(plan, dir)
+        // A diverged run is a result of the comparison; a failed one is not.
+        let failed = plan.runs.filter { $0.status == "failed" }.map(\.label)
+        if !failed.isEmpty {
+            throw CLIError("\(failed.count) of \(plan.runs.count) runs failed (\(failed.joined(separator: ", "))); the report covers the others, each failed run's train.log in \(dir.path) says why")
+        }
     }
 
     /// Runs one `swift-train train` child; returns its status and a message.

@@ -3,6 +3,7 @@
 // moving average. The file is written to OUT.tmp and renamed into place.
 import ArgumentParser
 import Foundation
+import TextData
 import Training
 
 struct PlotCommand: ParsableCommand {
@@ -64,18 +65,13 @@ struct PlotCommand: ParsableCommand {
         return folder.lastPathComponent
     }
 
-    /// Writes `text` to `url.tmp`, then renames it onto `url` (readers never see half a file).
+    /// Writes `text` onto `url` atomically (AtomicFile: a temporary file in the same folder,
+    /// removed on failure, renamed into place; readers never see half a file).
     static func writeAtomically(_ text: String, to url: URL) throws {
-        let tmp = URL(fileURLWithPath: url.path + ".tmp")
         do {
-            try Data(text.utf8).write(to: tmp)
-        } catch {
-            throw CLIError("--out \(url.path): cannot write \(tmp.path) (\(error.localizedDescription))")
-        }
-        guard rename(tmp.path, url.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: tmp)
-            throw CLIError("--out \(url.path): cannot rename \(tmp.path) into place (\(reason))")
+            try AtomicFile.write(Data(text.utf8), to: url.path)
+        } catch let e as TextDataError {
+            throw CLIError("--out: \(e.description)")
         }
     }
 }

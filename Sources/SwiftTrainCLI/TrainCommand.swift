@@ -146,9 +146,10 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// `--threads`: 0 (all cores) or 1...1024.
+/// `--threads`: 0 (all cores) or up to four threads a core (train's rule for the key).
 func checkThreadsFlag(_ threads: Int) throws {
-    guard (0...1024).contains(threads) else {
-        throw CLIError("--threads must be 0 (all cores) or a count from 1 to 1024, got \(threads)")
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    guard threads >= 0, threads <= 4 * cores else {
+        throw CLIError("--threads must be 0 (all cores) or a count from 1 to \(4 * cores) (this machine has \(cores) cores), got \(threads)")
     }
 }

@@ -70,6 +70,7 @@ public enum AtomicFile {
     /// Writes a temporary file next to `path` from the chunks `produce` emits, fsyncs it, and
     /// returns it uncommitted.
     static func prepare(for path: String, produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Pending {
+        let path = try regularTarget(path)
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
         let temporary = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
@@ -101,6 +102,26 @@ public enum AtomicFile {
         }
         return pending
     }
+}
+
+/// The file a write to `path` replaces: `path` itself, or the file a symbolic link there
+/// points to (the link stays); refuses a folder, device or FIFO, which a rename would replace.
+private func regularTarget(_ path: String) throws -> String {
+    var st = stat()
+    guard lstat(path, &st) == 0 else { return path }  // nothing there yet
+    var target = path
+    if st.st_mode & S_IFMT == S_IFLNK {
+        guard let real = realpath(path, nil) else {
+            throw TextDataError.output(path: path, problem: "is a symbolic link to a missing file; give a file path to write")
+        }
+        target = String(cString: real)
+        free(real)
+        guard stat(target, &st) == 0 else { return target }
+    }
+    guard st.st_mode & S_IFMT == S_IFREG else {
+        throw TextDataError.output(path: path, problem: "exists and is not a regular file (a folder, device or FIFO); give the path of a file to write")
+    }
+    return target
 }
 
 private func failure(_ path: String, _ what: String, _ code: Int32) -> TextDataError {

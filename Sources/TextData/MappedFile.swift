@@ -17,7 +17,7 @@ public final class MappedFile: @unchecked Sendable {
     /// Maps `path`; failures become the error `makeError(problem)` returns.
     public init(path: String, makeError: (String) -> Error) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)  // a FIFO must not block the open
         guard fd >= 0 else {
             let code = errno
             throw makeError(code == ENOENT ? "no such file" : "cannot open: \(String(cString: strerror(code)))")

@@ -195,8 +195,8 @@ public enum Prepare {
                 throw TextDataError.vocabSizeTooLarge(requested: options.vocabSize, maximum: TokenizerTrainer.maximumVocabSize,
                                                       reason: "token shards store ids as uint16")
             }
-            guard options.vocabSize >= 1 else {
-                throw TextDataError.invalidArgument("--vocab-size \(options.vocabSize) must be positive (default 4096)")
+            guard options.vocabSize >= 3 else {
+                throw TextDataError.invalidArgument("--vocab-size \(options.vocabSize) must be at least 3: the unknown, begin and end pieces take three ids (default 4096)")
             }
         }
     }

@@ -29,6 +29,11 @@ public final class Tokenizer: @unchecked Sendable {
     /// Loads a SentencePiece `.model` file; the error names the file and SentencePiece's reason.
     public convenience init(path: String) throws {
         Tokenizer.applyDefaultLogLevel
+        // SentencePiece reads the file itself: a FIFO or device would block or never end.
+        var info = stat()
+        if stat(path, &info) == 0 && info.st_mode & S_IFMT != S_IFREG {
+            throw TextDataError.tokenizerLoad(path: path, reason: "not a regular file (a folder, device or FIFO); give a SentencePiece .model file")
+        }
         var handle: OpaquePointer?
         try ShimCall.run { err, cap in spm_load(path, &handle, err, cap) } onError: { status, message in
             TextDataError.tokenizerLoad(path: path, reason: Tokenizer.loadReason(status: status, message: message, path: path))

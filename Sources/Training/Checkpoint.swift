@@ -241,8 +241,16 @@ extension Checkpoint {
         do { config = try LlamaConfig(contentsOf: dir.appendingPathComponent("config.json")) } catch let e as ModelConfigError {
             throw ConfigError(e.description)
         }
+        // The weights file must hold at least 2 bytes (F16 / BF16) a parameter of the shape
+        // before the model is built (a config.json edited to a larger shape would otherwise
+        // allocate it first).
+        let weights = dir.appendingPathComponent("model.safetensors")
+        let fileBytes = (try? FileManager.default.attributesOfItem(atPath: weights.path)[.size] as? Int) ?? nil
+        if let fileBytes, Double(fileBytes) < 2 * Double(config.parameterCount) {
+            throw ConfigError("\(weights.path) holds \(fileBytes) bytes, too few for the \(config.parameterCount) parameters of the shape in \(dir.appendingPathComponent("config.json").path); the two files are not from the same checkpoint")
+        }
         let model = Llama(config: config, seed: 0)
-        try loadWeights(dir.appendingPathComponent("model.safetensors"), into: model)
+        try loadWeights(weights, into: model)
         try loadAdaptersIfPresent(dir, into: model)
         return model
     }

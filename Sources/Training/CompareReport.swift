@@ -84,8 +84,12 @@ public enum CompareReport {
                 settings[String(kv[..<eq]).replacingOccurrences(of: "-", with: "_")] = String(kv[kv.index(after: eq)...])
             }
             let name = label ?? ([optimizer] + settings.keys.sorted().map { "\($0)\(settings[$0]!)" }).joined(separator: "-")
-            guard name.range(of: #"^[A-Za-z0-9._-]+$"#, options: .regularExpression) != nil else {
-                throw ConfigError("--optimizers: run label \"\(name)\" may hold only letters, digits, '.', '_' and '-' (it names a folder)")
+            guard name.range(of: #"^[A-Za-z0-9._-]+$"#, options: .regularExpression) != nil, name.count <= 100,
+                  !name.allSatisfy({ $0 == "." }), !["compare.md", "compare.json", "loss.svg", "val.svg", "pareto.svg"].contains(name) else {
+                throw ConfigError("--optimizers: run label \"\(name)\" may hold only letters, digits, '.', '_' and '-', at most 100 of them, and not be \".\", \"..\" or a report's name (it names a folder inside --out)")
+            }
+            if let key = settings.keys.first(where: { ["out", "resume", "config"].contains($0) }) {
+                throw ConfigError("--optimizers: \"\(raw)\" sets \(key), which compare chooses for each run (its folder is --out/\(name)); drop it")
             }
             guard !runs.contains(where: { $0.label == name }) else {
                 throw ConfigError("--optimizers: the label \"\(name)\" is used twice; name each run (LABEL=NAME:…)")
@@ -98,6 +102,9 @@ public enum CompareReport {
                 throw ConfigError("--set \"\(s)\": write LABEL.key=value (LABEL a run label or an optimizer name)")
             }
             let target = String(s[..<dot]), key = String(s[s.index(after: dot)..<eq]).replacingOccurrences(of: "-", with: "_")
+            if ["out", "resume", "config"].contains(key) {
+                throw ConfigError("--set \"\(s)\": compare chooses \(key) for each run; drop it")
+            }
             let value = String(s[s.index(after: eq)...])
             var hit = false
             for i in runs.indices where runs[i].label == target || runs[i].optimizer == target {

@@ -265,7 +265,7 @@ public struct RunConfig: Equatable {
             throw ConfigError("seq_len \(seqLen) is longer than the model's max_position_embeddings \(model.maxPositionEmbeddings); lower --seq-len or raise max_position_embeddings")
         }
         if double("min_lr_ratio") > 1 {
-            throw ConfigError("min_lr_ratio must be between 0 and 1, got \(double("min_lr_ratio"))")
+            throw ConfigError("\(origins["min_lr_ratio"] ?? "min_lr_ratio") must be between 0 and 1, got \(double("min_lr_ratio"))")
         }
         try validateMemoryLevers()
         try validateSize(model)

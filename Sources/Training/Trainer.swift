@@ -193,6 +193,9 @@ public final class Trainer {
         guard n > 0 else { return nil }
         var total = 0.0
         for k in 0..<n {
+            // Ctrl-C or a polite kill during a long evaluation: drop it, so the run can
+            // checkpoint and stop now rather than after every batch.
+            if Interrupt.signal != nil { BufferPool.shared.endEpoch(); return nil }
             let b = val.batch(k)
             total += (try? model.forwardLoss(tokens: b.inputs, targets: b.targets, batch: config.batchSize, seqLen: config.seqLen)) ?? .nan
         }

@@ -109,6 +109,11 @@ final class BadInputTests: XCTestCase {
             (["memory", "--config", tiny, "--threads", "1000000"], ["--threads"]),
             (["eval", "--checkpoint", "/nonexistent", "--threads", "5000"], ["--threads"]),
             (["sample", "--checkpoint", out, "--tokens", "9223372036854775807"], ["--tokens"]),
+            // Run labels name folders inside --out, and compare chooses each run's folder itself.
+            (["compare", "--config", tiny, "--steps", "2", "--optimizers", "..=adamw", "--out", out], ["label \"..\""]),
+            (["compare", "--config", tiny, "--steps", "2", "--optimizers", "a=adamw:out=/tmp/elsewhere", "--out", out], ["sets out"]),
+            (["compare", "--config", tiny, "--steps", "2", "--optimizers", "adamw", "--set", "adamw.out=/tmp/x", "--out", out], ["chooses out"]),
+            (["prepare", "--input", tiny, "--out", out, "--vocab-size", "2"], ["--vocab-size", "at least 3"]),
         ]
         let dup = dir.appendingPathComponent("dup.json"), broken = dir.appendingPathComponent("broken.json")
         try Data("{\"lr\": 0.1,\n \"lr\": 0.2}".utf8).write(to: dup)
@@ -118,6 +123,24 @@ final class BadInputTests: XCTestCase {
             (["train", "--config", broken.path], ["broken.json", "line 2, column 11"]),
             (["train", "--config", tiny, "--data", CLIRunner.root.appendingPathComponent("Package.swift").path, "--out", out], ["is a file"]),
         ]
+        // plot's output must be a file (or a link to one, which stays a link).
+        let fifo = dir.appendingPathComponent("fifo.svg").path, real = dir.appendingPathComponent("real.svg").path
+        let link = dir.appendingPathComponent("link.svg").path, metrics = dir.appendingPathComponent("metrics.jsonl")
+        XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+        try Data("{\"step\": 1, \"loss\": 5}\n{\"step\": 2, \"loss\": 4}\n".utf8).write(to: metrics)
+        try Data("old".utf8).write(to: URL(fileURLWithPath: real))
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: real)
+        cases.append((["plot", metrics.path, "--out", fifo], ["fifo.svg", "not a regular file"]))
+        // A FIFO where a data file or the tokenizer should be is refused, not waited on.
+        for name in ["train.bin", "tokenizer.model"] {
+            let folder = dir.appendingPathComponent("fifo-" + name)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            for file in ["train.bin", "val.bin", "tokenizer.model"] where file != name {
+                try FileManager.default.copyItem(atPath: kjv + "/" + file, toPath: folder.appendingPathComponent(file).path)
+            }
+            XCTAssertEqual(mkfifo(folder.appendingPathComponent(name).path, 0o644), 0)
+            cases.append((["train", "--config", tiny, "--data", folder.path, "--steps", "1", "--out", out], [name, "regular file"]))
+        }
         for (args, words) in cases {
             let r = try CLIRunner.run(args, in: dir)
             let label = args.joined(separator: " ")
@@ -125,5 +148,9 @@ final class BadInputTests: XCTestCase {
             XCTAssertEqual(r.status, 1, "\(label): \(r.err)")
             for w in words { XCTAssertTrue(r.err.contains(w), "\(label): expected \"\(w)\" in: \(r.err)") }
         }
+        let linked = try CLIRunner.run(["plot", metrics.path, "--out", link], in: dir)
+        XCTAssertEqual(linked.status, 0, linked.err)
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link), real, "the link stays a link")
+        XCTAssertTrue(try String(contentsOfFile: real, encoding: .utf8).contains("</svg>"), "the plot went to the linked file")
     }
 }

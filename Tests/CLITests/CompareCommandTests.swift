@@ -50,6 +50,20 @@ final class CompareCommandTests: XCTestCase {
         XCTAssertTrue(r.out.contains("diverged"), r.out)
     }
 
+    /// A run that fails (not one that diverges) makes the comparison end with status 1 after
+    /// writing the report of the others.
+    func testAFailedRunEndsWithStatusOneAfterTheReport() throws {
+        let dir = try fixture()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLIRunner.run(["compare", "--config", "micro.json", "--optimizers", "adamw,bad=adamw:beta1=7",
+                                   "--steps", "2", "--out", "cmp"], in: dir)
+        XCTAssertTrue(r.exited, r.err)
+        XCTAssertEqual(r.status, 1, r.err + r.out)
+        XCTAssertTrue(r.err.contains("1 of 2 runs failed (bad)"), r.err)
+        let md = try String(contentsOf: dir.appendingPathComponent("cmp/compare.md"), encoding: .utf8)
+        XCTAssertTrue(md.contains("| adamw | adamw | done |") && md.contains("| bad | adamw | failed |"), md)
+    }
+
     func testInterruptedCompareResumes() throws {
         let dir = try fixture()
         defer { try? FileManager.default.removeItem(at: dir) }
