@@ -135,8 +135,14 @@ public enum Checkpoint {
         let state: TrainerState
         do {
             state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: url))
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw ConfigError("\(url.path): the key \"\(key.stringValue)\" is missing; the checkpoint is damaged")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            throw ConfigError("\(url.path): \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type or is null; the checkpoint is damaged")
+        } catch let e as DecodingError {
+            throw ConfigError("\(url.path): not a trainer state (\(e.localizedDescription)); the checkpoint is damaged")
         } catch {
-            throw ConfigError("\(url.path): unreadable trainer state (\(error)); the checkpoint is damaged")
+            throw ConfigError("\(url.path): cannot read the trainer state (\(error.localizedDescription)); the checkpoint is damaged")
         }
         // Values no run writes: refuse them here rather than trap or mis-train later.
         if state.formatVersion != 1 {

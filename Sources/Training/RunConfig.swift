@@ -34,8 +34,13 @@ public struct RunConfig: Equatable {
     /// Reads a JSON run config. Relative paths inside it are relative to the working directory.
     public static func load(_ url: URL) throws -> RunConfig {
         let data: Data
+        var info = stat()
+        if stat(url.path, &info) == 0 && info.st_mode & S_IFMT != S_IFREG {
+            throw ConfigError("\(url.path): is \(info.st_mode & S_IFMT == S_IFDIR ? "a folder" : "not a regular file"), not a config file; give the path of a JSON run config to --config")
+        }
         do { data = try Data(contentsOf: url) } catch {
-            throw ConfigError("\(url.path): cannot read the config file (\(error.localizedDescription)); check the path given to --config")
+            let reason = FileManager.default.fileExists(atPath: url.path) ? error.localizedDescription : "no such file"
+            throw ConfigError("\(url.path): cannot read the config file (\(reason)); check the path given to --config")
         }
         guard let obj = try JSONValue.parse(data, source: url.path).object else {
             throw ConfigError("\(url.path): a run config must be a JSON object of settings, e.g. {\"optimizer\": \"adamw\", \"lr\": 0.001}")

@@ -15,7 +15,18 @@ public final class RunFolder {
         self.url = url
         let fm = FileManager.default
         do { try fm.createDirectory(at: url, withIntermediateDirectories: true) } catch {
-            throw ConfigError("out folder \(url.path) cannot be created (\(error.localizedDescription)); choose another with --out")
+            // Say which part of the path is in the way (Foundation's message names no file).
+            var reason = error.localizedDescription, part = url.standardizedFileURL
+            while part.path != "/" {
+                var isDir: ObjCBool = false
+                if fm.fileExists(atPath: part.path, isDirectory: &isDir) {
+                    if !isDir.boolValue { reason = "\(part.path) is a file, not a folder" }
+                    else if !fm.isWritableFile(atPath: part.path) { reason = "\(part.path) is not writable" }
+                    break
+                }
+                part = part.deletingLastPathComponent()
+            }
+            throw ConfigError("out folder \(url.path) cannot be created (\(reason)); choose another with --out")
         }
         let lockPath = url.appendingPathComponent(".lock").path
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)

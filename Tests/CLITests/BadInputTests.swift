@@ -114,6 +114,8 @@ final class BadInputTests: XCTestCase {
             (["compare", "--config", tiny, "--steps", "2", "--optimizers", "a=adamw:out=/tmp/elsewhere", "--out", out], ["sets out"]),
             (["compare", "--config", tiny, "--steps", "2", "--optimizers", "adamw", "--set", "adamw.out=/tmp/x", "--out", out], ["chooses out"]),
             (["prepare", "--input", tiny, "--out", out, "--vocab-size", "2"], ["--vocab-size", "at least 3"]),
+            (["train", "--config", dir.path], ["is a folder", "--config"]),
+            (["train", "--config", tiny, "--data", kjv, "--out", tiny + "/sub"], ["llama-tiny.json is a file, not a folder"]),
         ]
         let dup = dir.appendingPathComponent("dup.json"), broken = dir.appendingPathComponent("broken.json")
         try Data("{\"lr\": 0.1,\n \"lr\": 0.2}".utf8).write(to: dup)
