@@ -81,6 +81,15 @@ extension LlamaConfig {
         if let kv = try int("num_key_value_heads"), kv != numAttentionHeads {
             throw ModelConfigError("\(source): \"num_key_value_heads\" = \(kv) differs from \"num_attention_heads\" = \(numAttentionHeads); grouped-query attention is not supported (remove the key or set it equal)")
         }
+        // Flags and names of a wrong type would otherwise read as absent.
+        for key in ["tie_word_embeddings", "attention_bias", "mlp_bias"] {
+            if let v = json[key], v != .null, v.bool == nil {
+                throw ModelConfigError("\(source): \"\(key)\" must be true or false, got \(v.described)")
+            }
+        }
+        if let v = json["hidden_act"], v != .null, v.string == nil {
+            throw ModelConfigError("\(source): \"hidden_act\" must be a string (\"silu\"), got \(v.described)")
+        }
         if json["tie_word_embeddings"]?.bool == true {
             throw ModelConfigError("\(source): \"tie_word_embeddings\": true is not supported; LLaMA here has its own lm_head (set it to false)")
         }

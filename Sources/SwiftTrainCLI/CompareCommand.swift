@@ -121,6 +121,8 @@ struct CompareCommand: ParsableCommand {
         let p = Process()
         p.executableURL = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
         p.arguments = args
+        // The child stops (checkpointing) if this process dies without stopping it.
+        p.environment = ProcessInfo.processInfo.environment.merging([Interrupt.parentVariable: String(getpid())]) { $1 }
         p.standardOutput = handle
         p.standardError = handle
         try p.run()

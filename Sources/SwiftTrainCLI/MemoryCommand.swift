@@ -71,7 +71,11 @@ struct MemoryCommand: ParsableCommand {
                     guard let eq = kv.firstIndex(of: "=") else {
                         throw CLIError("--optimizer \(spec): settings are key=value, got \"\(kv)\"")
                     }
-                    try c.set(String(kv[..<eq]).replacingOccurrences(of: "-", with: "_"), text: String(kv[kv.index(after: eq)...]))
+                    let key = String(kv[..<eq]).replacingOccurrences(of: "-", with: "_")
+                    if ["batch_size", "seq_len"].contains(key) {
+                        throw CLIError("--optimizer \(spec): \(key) is the same for every row; give it with --\(key.replacingOccurrences(of: "_", with: "-"))")
+                    }
+                    try c.set(key, text: String(kv[kv.index(after: eq)...]))
                 }
                 // per_layer_update runs without clipping unless this row sets grad_clip itself.
                 if c.bool("per_layer_update") && !parts.contains(where: { $0.hasPrefix("grad_clip=") || $0.hasPrefix("grad-clip=") }) {

@@ -65,9 +65,12 @@ final class BadInputTests: XCTestCase {
         }
         let tiny = CLIRunner.root.appendingPathComponent("configs/llama-tiny.json").path
         let out = dir.appendingPathComponent("run").path
-        let kjv = CLIRunner.root.appendingPathComponent("data/kjv").path
+        // A prepared data folder (vocabulary 300), so model checks run after the data's.
+        let corpus = try CLIRunner.preparedCorpus("bad-input-data", seed: 5)
+        defer { try? FileManager.default.removeItem(at: corpus) }
+        let data = corpus.appendingPathComponent("data").path
         func positions(_ n: Int) -> String {
-            #"{"vocab_size": 4096, "hidden_size": 1024, "intermediate_size": 24, "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": \#(n)}"#
+            #"{"vocab_size": 300, "hidden_size": 1024, "intermediate_size": 24, "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": \#(n)}"#
         }
         var cases: [(args: [String], words: [String])] = [
             (["train", "--config", tiny, "--lr", "1e-320", "--out", out], ["--lr", "32-bit float"]),
@@ -100,8 +103,8 @@ final class BadInputTests: XCTestCase {
              ["--adapter-bottleneck", "≤ 1048576"]),
             (["train", "--config", tiny, "--optimizer", "adazeta", "--adapter-rank", "1000", "--out", out],
              ["rank 1000", "adapter_rank"]),
-            (["train", "--model", positions(3_000_000_000), "--data", kjv, "--out", out], ["max_position_embeddings", "16777216"]),
-            (["train", "--model", positions(16_777_216), "--data", kjv, "--out", out], ["max_position_embeddings", "rotary table"]),
+            (["train", "--model", positions(3_000_000_000), "--data", data, "--out", out], ["max_position_embeddings", "16777216"]),
+            (["train", "--model", positions(16_777_216), "--data", data, "--out", out], ["max_position_embeddings", "rotary table"]),
             (["train", "--model", #"{"vocab_size": 64, "hidden_size": 2147483648, "intermediate_size": 24, "num_hidden_layers": 1, "num_attention_heads": 2}"#,
               "--data", "x", "--out", out], ["hidden_size", "65536"]),
             (["memory", "--config", tiny, "--batch-size", "9223372036854775807"], ["64-bit"]),
@@ -115,7 +118,7 @@ final class BadInputTests: XCTestCase {
             (["compare", "--config", tiny, "--steps", "2", "--optimizers", "adamw", "--set", "adamw.out=/tmp/x", "--out", out], ["chooses out"]),
             (["prepare", "--input", tiny, "--out", out, "--vocab-size", "2"], ["--vocab-size", "at least 3"]),
             (["train", "--config", dir.path], ["is a folder", "--config"]),
-            (["train", "--config", tiny, "--data", kjv, "--out", tiny + "/sub"], ["llama-tiny.json is a file, not a folder"]),
+            (["train", "--config", tiny, "--model", positions(1024), "--data", data, "--out", tiny + "/sub"], ["llama-tiny.json is a file, not a folder"]),
         ]
         let dup = dir.appendingPathComponent("dup.json"), broken = dir.appendingPathComponent("broken.json")
         try Data("{\"lr\": 0.1,\n \"lr\": 0.2}".utf8).write(to: dup)
@@ -138,7 +141,7 @@ final class BadInputTests: XCTestCase {
             let folder = dir.appendingPathComponent("fifo-" + name)
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             for file in ["train.bin", "val.bin", "tokenizer.model"] where file != name {
-                try FileManager.default.copyItem(atPath: kjv + "/" + file, toPath: folder.appendingPathComponent(file).path)
+                try FileManager.default.copyItem(atPath: data + "/" + file, toPath: folder.appendingPathComponent(file).path)
             }
             XCTAssertEqual(mkfifo(folder.appendingPathComponent(name).path, 0o644), 0)
             cases.append((["train", "--config", tiny, "--data", folder.path, "--steps", "1", "--out", out], [name, "regular file"]))

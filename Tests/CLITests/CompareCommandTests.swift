@@ -64,6 +64,33 @@ final class CompareCommandTests: XCTestCase {
         XCTAssertTrue(md.contains("| adamw | adamw | done |") && md.contains("| bad | adamw | failed |"), md)
     }
 
+    /// A run started by compare (which names itself in SWIFT_TRAIN_PARENT_PID) stops with a
+    /// checkpoint when compare dies without stopping it, instead of running on orphaned.
+    func testARunWhoseParentDiesStopsWithACheckpoint() throws {
+        let dir = try fixture()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bin = try CLIRunner.binary().path
+        let parent = Process()
+        parent.executableURL = URL(fileURLWithPath: "/bin/sh")
+        parent.arguments = ["-c", "SWIFT_TRAIN_PARENT_PID=$$ '\(bin)' train --config micro.json --steps 1000000 --out run "
+                            + "> train.log 2>&1 & echo $! > child.pid; wait"]
+        parent.currentDirectoryURL = dir
+        try parent.run()
+        let pidFile = dir.appendingPathComponent("child.pid"), metrics = dir.appendingPathComponent("run/metrics.jsonl")
+        let start = Date()
+        while Date().timeIntervalSince(start) < 60,
+              (try? String(contentsOf: metrics, encoding: .utf8))?.contains("\"step\": 3,") != true { usleep(100_000) }
+        let child = try XCTUnwrap(pid_t(String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        kill(parent.processIdentifier, SIGKILL)
+        parent.waitUntilExit()
+        let killed = Date()
+        while Date().timeIntervalSince(killed) < 30, kill(child, 0) == 0 { usleep(100_000) }
+        XCTAssertNotEqual(kill(child, 0), 0, "the orphaned run is still running")
+        if kill(child, 0) == 0 { kill(child, SIGKILL) }
+        let checkpoints = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("run/checkpoints").path)
+        XCTAssertTrue(checkpoints.contains { $0.hasPrefix("step-") }, "\(checkpoints)")
+    }
+
     func testInterruptedCompareResumes() throws {
         let dir = try fixture()
         defer { try? FileManager.default.removeItem(at: dir) }
