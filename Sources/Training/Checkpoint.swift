@@ -156,6 +156,11 @@ public enum Checkpoint {
         if !state.elapsedSeconds.isFinite || state.elapsedSeconds < 0 {
             throw ConfigError("\(url.path): elapsedSeconds = \(state.elapsedSeconds) is not a time any run writes; the checkpoint is damaged")
         }
+        // A run's checkpoint folder is named after its step (step-00000250).
+        let folder = dir.lastPathComponent
+        if folder.hasPrefix(prefix), let named = Int(folder.dropFirst(prefix.count)), named != state.step {
+            throw ConfigError("\(url.path): step = \(state.step) but the checkpoint folder is \(folder); the checkpoint is damaged")
+        }
         return state
     }
 

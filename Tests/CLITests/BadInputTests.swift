@@ -47,6 +47,12 @@ final class BadInputTests: XCTestCase {
         XCTAssertTrue(damaged.exited)
         XCTAssertEqual(damaged.status, 1)
         XCTAssertTrue(damaged.err.contains("nextBatch = -7") && damaged.err.contains("damaged"), damaged.err)
+        // A step that is not the folder's.
+        try text.replacingOccurrences(of: "\"step\" : 3,", with: "\"step\" : 0,").write(to: state, atomically: true, encoding: .utf8)
+        XCTAssertTrue(try String(contentsOf: state, encoding: .utf8).contains("\"step\" : 0,"), "the test edits the field")
+        let restarted = try CLIRunner.run(["train", "--resume", "run", "--steps", "5"], in: dir)
+        XCTAssertEqual(restarted.status, 1)
+        XCTAssertTrue(restarted.err.contains("step = 0 but the checkpoint folder is step-00000003"), restarted.err)
     }
 
     func testBadInputsEndWithAMessageNamingTheCulprit() throws {
