@@ -58,7 +58,7 @@ struct EvalCommand: ParsableCommand {
             }
             let loss = total / Double(n)
             print("checkpoint: \(dir.path)\(model.adapters.map { " (with \($0.parameters.count) adapter tensors, \($0.parameterCount) values)" } ?? "")")
-            print(String(format: "val loss %.4f, val ppl %.2f (%d batches of %d×%d tokens)", loss, Foundation.exp(loss), n, b, t))
+            print(String(format: "val loss %.4f, val ppl %.2f (%ld batches of %ld×%ld tokens)", loss, Foundation.exp(loss), n, b, t))
         } catch let e as ConfigError { throw CLIError(e.description) }
         catch let e as TextDataError { throw CLIError(e.description) }
         catch let e as ForwardOnlyError { throw CLIError(e.description) }

@@ -47,6 +47,13 @@ struct SampleCommand: ParsableCommand {
             guard window <= maxPositions else {
                 throw ConfigError("--context \(window) exceeds the model's max_position_embeddings (\(maxPositions))")
             }
+            // The key/value cache holds keys and values of every layer for the whole window.
+            let cacheBytes = 8 * Double(model.config.numHiddenLayers) * Double(window) * Double(model.config.hiddenSize)
+            let memory = Double(ProcessInfo.processInfo.physicalMemory)
+            if cacheBytes > memory / 2 {
+                throw ConfigError(String(format: "a context window of %ld positions needs a %.1f GiB key/value cache, more than half of this machine's %.1f GiB; pass a smaller --context (default: max_position_embeddings)",
+                                         window, cacheBytes / 1_073_741_824, memory / 1_073_741_824))
+            }
             let tok = try Tokenizer(path: tokenizer ?? dir.appendingPathComponent("tokenizer.model").path)
             guard tok.vocabSize <= model.config.vocabSize else {
                 throw ConfigError("the tokenizer has \(tok.vocabSize) pieces but the model's vocab_size is \(model.config.vocabSize); use the tokenizer the model was trained with")
@@ -58,7 +65,7 @@ struct SampleCommand: ParsableCommand {
             let out = sampler.generate(prompt: ids, count: tokens, window: window)
             print(try tok.decode(out))
             let t = sampler.timing
-            var line = String(format: "generated %d tokens in %.2f s (%.1f tokens/s; prompt %d tokens in %.2f s)",
+            var line = String(format: "generated %ld tokens in %.2f s (%.1f tokens/s; prompt %ld tokens in %.2f s)",
                               t.generatedTokens, t.generationSeconds, t.tokensPerSecond,
                               t.promptTokens, t.prefillSeconds)
             if t.refills > 0 { line += "; context window \(window) rebuilt \(t.refills) times" }

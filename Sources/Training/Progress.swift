@@ -26,7 +26,7 @@ public struct Progress {
     static func rate(_ r: Double) -> String { r >= 10_000 ? String(format: "%.1fk", r / 1000) : String(format: "%.0f", r) }
 
     func line(step: Int, loss: Double, lr: Double, tokensPerSecond: Double, etaSeconds: Double) -> String {
-        String(format: "step %d/%d | loss %.4f | lr %.2e | %@ tok/s | ETA %@", step, total, loss, lr,
+        String(format: "step %ld/%ld | loss %.4f | lr %.2e | %@ tok/s | ETA %@", step, total, loss, lr,
                Progress.rate(tokensPerSecond), Progress.eta(etaSeconds))
     }
 

@@ -320,7 +320,7 @@ public final class Trainer {
             if (evalEvery > 0 && s % evalEvery == 0) || s == total, let v = evaluate() {
                 lastVal = v
                 try log([("step", .int(s)), ("val_loss", .double(v)), ("val_ppl", .double(Foundation.exp(v)))])
-                progress.print(String(format: "step %d: val loss %.4f, val ppl %.2f", s, v, Foundation.exp(v)))
+                progress.print(String(format: "step %ld: val loss %.4f, val ppl %.2f", s, v, Foundation.exp(v)))
                 windowStart = Date()
                 windowTokens = 0
             }

@@ -134,12 +134,15 @@ final class SVGPlotTests: XCTestCase {
         XCTAssertTrue(bytes.xTicks.map { bytes.xTickLabel($0) }.allSatisfy { $0.hasSuffix(" MiB") })
     }
 
-    /// Values at the ends of Double's range (a span that overflows to infinity) or a tiny
-    /// span still give a frame, ticks and labels: the ends only, never a trap.
+    /// Values at the ends of Double's range (whose span overflows to infinity) are left out
+    /// like NaN, and a tiny span still gets ticks and labels: never a trap, never a NaN or
+    /// infinite coordinate in the file.
     func testExtremeRangesStillPlot() throws {
-        for (lo, hi) in [(-1e308, 1e308), (1e300, 1.7e308), (1, 1 + 1e-13)] {
-            let series = [PlotSeries(label: "x", points: [(1, lo), (2, hi)])]
-            let doc = try Self.parse(SVGPlot.lines(series, title: "t", xLabel: "step", yLabel: "loss"))
+        for (lo, hi) in [(-1e308, 1e308), (1e300, 1.7e308), (1, 1 + 1e-13), (-1e299, 1e299)] {
+            let series = [PlotSeries(label: "x", points: [(1, lo), (2, hi), (3, 1)])]
+            let svg = SVGPlot.lines(series, title: "t", xLabel: "step", yLabel: "loss")
+            XCTAssertFalse(svg.lowercased().contains("nan") || svg.contains("inf"), "\(lo)…\(hi)")
+            let doc = try Self.parse(svg)
             let texts = Self.elements(doc, "text").compactMap(\.stringValue)
             XCTAssertTrue(texts.contains("t"), "\(lo)…\(hi): \(texts)")
             let f = PlotFrame(xs: [1, 2], ys: [lo, hi])

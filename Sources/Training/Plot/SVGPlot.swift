@@ -26,7 +26,7 @@ public enum SVGPlot {
     /// The points a line plot draws for `series`: finite, sorted by x, trailing moving average
     /// over `smoothing` points (0 or 1 = raw).
     public static func drawnPoints(_ series: PlotSeries, smoothing: Int = 0) -> [(x: Double, y: Double)] {
-        let raw = series.points.filter { $0.x.isFinite && $0.y.isFinite }.enumerated()
+        let raw = series.points.filter { $0.x.isPlottable && $0.y.isPlottable }.enumerated()
             .sorted { ($0.element.x, $0.offset) < ($1.element.x, $1.offset) }.map(\.element)
         guard smoothing > 1 else { return raw }
         var out: [(x: Double, y: Double)] = [], sum = 0.0
@@ -47,7 +47,7 @@ public enum SVGPlot {
 
     /// The frame `pareto` uses for these inputs (5% padding so points sit inside the axes).
     public static func paretoFrame(_ points: [ParetoPoint], xLabel: String, yLabel: String, logX: Bool = false) -> PlotFrame {
-        let ok = points.filter { $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) }
+        let ok = points.filter { $0.x.isPlottable && $0.y.isPlottable && (!logX || $0.x > 0) }
         return PlotFrame(xs: ok.map(\.x), ys: ok.map(\.y), xBytes: mentionsBytes(xLabel), yBytes: mentionsBytes(yLabel),
                          logX: logX, pad: 0.06, plotArea: (left: 100, top: 56, right: 860, bottom: 490))
     }
@@ -81,8 +81,8 @@ public enum SVGPlot {
     /// The points not dominated by another (another with x ≤ and y ≤, one of them <), by x ascending.
     public static func paretoFrontier(_ points: [ParetoPoint]) -> [ParetoPoint] {
         points.filter { p in
-            p.x.isFinite && p.y.isFinite && !points.contains { q in
-                q.x.isFinite && q.y.isFinite && q.x <= p.x && q.y <= p.y && (q.x < p.x || q.y < p.y)
+            p.x.isPlottable && p.y.isPlottable && !points.contains { q in
+                q.x.isPlottable && q.y.isPlottable && q.x <= p.x && q.y <= p.y && (q.x < p.x || q.y < p.y)
             }
         }.sorted { ($0.x, $0.y) < ($1.x, $1.y) }
     }
@@ -91,7 +91,7 @@ public enum SVGPlot {
     public static func pareto(_ points: [ParetoPoint], title: String, xLabel: String, yLabel: String, logX: Bool = false) -> String {
         let frame = paretoFrame(points, xLabel: xLabel, yLabel: yLabel, logX: logX)
         var s = header(title: title, frame: frame, xLabel: xLabel, yLabel: yLabel)
-        let ok = points.filter { $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) }
+        let ok = points.filter { $0.x.isPlottable && $0.y.isPlottable && (!logX || $0.x > 0) }
         let front = paretoFrontier(ok)
         var d = ""
         for (i, p) in front.enumerated() {
@@ -197,7 +197,7 @@ public struct PlotFrame: Sendable {
                 plotArea: (left: Double, top: Double, right: Double, bottom: Double) = (84, 56, 690, 490)) {
         (left, top, right, bottom) = plotArea
         self.logX = logX
-        let fx = xs.filter { $0.isFinite && (!logX || $0 > 0) }, fy = ys.filter(\.isFinite)
+        let fx = xs.filter { $0.isPlottable && (!logX || $0 > 0) }, fy = ys.filter(\.isPlottable)
         let yr = Self.padded(fy, pad), yu = yBytes ? Self.byteUnit(yr) : 0
         let ya = Self.niceLinear(yr.0 / max(yu, 1), yr.1 / max(yu, 1))
         (yMin, yMax, yStep, yUnit) = (ya.lo * max(yu, 1), ya.hi * max(yu, 1), ya.step, yu)
@@ -294,4 +294,10 @@ public struct PlotFrame: Sendable {
         let decimals = max(0, Int(-floor(log10(abs(step)) + 1e-9)))
         return String(format: "%.\(decimals)f", v + 0)
     }
+}
+
+extension Double {
+    /// A value the plots can place: finite and within ±1e300, so that differences of two
+    /// values (axis spans, positions in the frame) stay finite. Others are left out like NaN.
+    var isPlottable: Bool { isFinite && abs(self) < 1e300 }
 }
