@@ -74,8 +74,8 @@ struct BenchCommand: ParsableCommand {
     """
 
     mutating func validate() throws {
-        if let t = threads, t < 0 || t > 1024 {
-            throw ValidationError("--threads must be 0 (all cores) or a count from 1 to 1024, got \(t)")
+        if let t = threads {
+            do { try RunConfig.checkThreads(t, place: "--threads") } catch let e as ConfigError { throw ValidationError(e.description) }
         }
     }
 

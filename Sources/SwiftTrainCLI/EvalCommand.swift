@@ -26,7 +26,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         do {
-            try checkThreadsFlag(threads)
+            try RunConfig.checkThreads(threads, place: "--threads")
             Parallel.setThreads(threads)
             let dir = try Checkpoint.resolve(URL(fileURLWithPath: checkpoint))
             let model = try Checkpoint.loadModel(dir)

@@ -46,7 +46,7 @@ struct MemoryCommand: ParsableCommand {
 
     func run() throws {
         do {
-            try checkThreadsFlag(threads)
+            try RunConfig.checkThreads(threads, place: "--threads")
             Parallel.setThreads(threads)
             var base = try RunConfig.load(URL(fileURLWithPath: config))
             let mc = try base.modelConfig()

@@ -145,11 +145,3 @@ struct CLIError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
-
-/// `--threads`: 0 (all cores) or up to four threads a core (train's rule for the key).
-func checkThreadsFlag(_ threads: Int) throws {
-    let cores = ProcessInfo.processInfo.activeProcessorCount
-    guard threads >= 0, threads <= 4 * cores else {
-        throw CLIError("--threads must be 0 (all cores) or a count from 1 to \(4 * cores) (this machine has \(cores) cores), got \(threads)")
-    }
-}

@@ -2,12 +2,11 @@
 // over those threads (WorkerPool). Matrix products are split over the same threads by
 // BLAS.sgemm, with OpenBLAS itself on one thread, so the two never oversubscribe the cores.
 import COpenBLAS
-import Dispatch
 import Foundation
 import Synchronization
 
-/// A raw pointer that may cross into `concurrentPerform` closures. Each worker writes a
-/// disjoint range, which is what makes this sound.
+/// A raw pointer handed to the pieces of a parallel loop. Each piece writes a disjoint
+/// range, which is what makes this sound.
 public struct SendablePointer<T>: @unchecked Sendable {
     public let p: UnsafeMutablePointer<T>
     @inlinable public init(_ p: UnsafeMutablePointer<T>) { self.p = p }
@@ -108,10 +107,4 @@ public enum Parallel {
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         forRanges(count, grain: 1) { r in for i in r { body(i) } }
     }
-}
-
-/// Wraps a non-Sendable value for use inside `concurrentPerform`.
-public struct UnsafeSendableBox<T>: @unchecked Sendable {
-    public let value: T
-    @inlinable public init(_ value: T) { self.value = value }
 }

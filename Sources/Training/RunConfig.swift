@@ -141,12 +141,7 @@ public struct RunConfig: Equatable {
                 throw ConfigError("\(place) = \(value.described) becomes \(f.isInfinite ? "infinite" : "0") as a 32-bit float, which the run computes in; use a value between 1.2e-38 and 3.4e38 in magnitude")
             }
         }
-        if key.name == "threads", case .int(let n) = value {
-            let cores = ProcessInfo.processInfo.activeProcessorCount
-            if n > 4 * cores {
-                throw ConfigError("\(place) = \(n) is far more than this machine's \(cores) cores; OpenBLAS would oversubscribe them (and can stall); use 0 for all cores or at most \(cores)")
-            }
-        }
+        if key.name == "threads", case .int(let n) = value { try RunConfig.checkThreads(n, place: place) }
         if case .choice(let options) = key.kind, case .string(let s) = value, !options.contains(s) {
             throw ConfigError("\(place) must be one of \(options.joined(separator: ", ")), got \"\(s)\"")
         }
@@ -158,6 +153,15 @@ public struct RunConfig: Equatable {
             return "\(what); did you mean \(flag ? k.flag : "\"\(k.name)\"")?"
         }
         return "\(what); `swift-train train --help` lists the settings"
+    }
+
+    /// A thread count (the `threads` key, or any command's `--threads`): 0 for all cores, or
+    /// at most four threads a core.
+    public static func checkThreads(_ n: Int, place: String) throws {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        if n < 0 || n > 4 * cores {
+            throw ConfigError("\(place) = \(n) is not 0 (all cores) or a count up to 4× this machine's \(cores) cores; more threads would oversubscribe them (and can stall); use 0 or at most \(cores)")
+        }
     }
 
     static func format(_ d: Double) -> String { d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d) }

@@ -128,8 +128,7 @@ public enum StepBenchmark {
         }
         BLAS.profile = nil
         if let e = failure as? OptimizerError { throw ConfigError(e.description) } else if let e = failure { throw e }
-        let sgemmSeconds = (sgemmBefore + SgemmBenchmark.samples(size: 1024, settings: sgemmSettings)).median
-        let sgemm = 2 * 1024 * 1024 * 1024 / sgemmSeconds / 1e9
+        let sgemm = SgemmBenchmark.Figure(size: 1024, seconds: (sgemmBefore + SgemmBenchmark.samples(size: 1024, settings: sgemmSettings)).median).gflops
         let profile = StepProfile.make(recorder, steps: total.count, seconds: phases.map(\.total).reduce(0, +),
                                        threads: Parallel.threads)
         let f = flops(model: mc, batch: b, seqLen: t, gradAccum: accum)

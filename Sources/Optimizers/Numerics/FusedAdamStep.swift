@@ -68,10 +68,9 @@ public struct FusedAdamStep: @unchecked Sendable {
         return withUnsafeTemporaryAllocation(of: Float.self, capacity: steps.count * parts) { checks in
             checks.initialize(repeating: 0)
             let cp = SendablePointer(checks.baseAddress!)
-            let box = UnsafeSendableBox(steps)
             Parallel.forIndexedRanges(parts, grain: 1) { _, workers in
                 for w in workers {
-                    for (j, s) in box.value.enumerated() {
+                    for (j, s) in steps.enumerated() {
                         if s.count >= grain * parts {
                             cp.p[j * parts + w] = s.run(s.count * w / parts ..< s.count * (w + 1) / parts)
                         } else if j % parts == w {
